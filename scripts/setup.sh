@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up embedexplore in ./.venv: Python >= 3.10, torch, the package (editable) and its extras.
+#   bash scripts/setup.sh            # the package
+#   bash scripts/setup.sh test       # the package and what the tests need
+# torch: EMBEDEXPLORE_TORCH picks the requirement (default torch==2.13.0, which on the project's
+# CPU machines is a local CPU wheel; an unpinned torch pulls several GB of CUDA libraries).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+python="${PYTHON:-python3}"
+"$python" - <<'PY'
+import sys
+if sys.version_info < (3, 10):
+    sys.exit(f"embedexplore needs Python >= 3.10; this is {sys.version.split()[0]} (set PYTHON=...)")
+PY
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  pip install "${EMBEDEXPLORE_TORCH:-torch==2.13.0}"
+fi
+if [ -n "$extras" ]; then
+  pip install -e ".[$extras]"
+else
+  pip install -e .
+fi

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set everything up and run all tests: the package, the test tools, the real-music packages
+# (Debian's freely licensed game music; installed when running as root with apt, otherwise the
+# tests that need them are skipped with a message), then pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+bash scripts/install_test_music.sh || echo "note: test music not installed; those tests will skip"
+exec .venv/bin/python -m pytest "$@"

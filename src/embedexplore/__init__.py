@@ -1,0 +1,23 @@
+"""embedexplore: explore and rediscover a music collection through deep audio embeddings.
+
+The flow of data: :func:`scan` a folder into a :class:`Collection` (a pandas DataFrame of tracks),
+decode each track (:mod:`embedexplore.audio`), run the tagging models over every 2.992 s segment,
+project the segments to 2-D and explore them in the notebook.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .collection import Collection, scan
+
+__all__ = ["Collection", "__version__", "audio", "datasets", "scan"]
+
+
+def __getattr__(name: str):
+    # submodules that are not needed to scan load on first use
+    if name in ("audio", "datasets", "tags"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'embedexplore' has no attribute {name!r}")

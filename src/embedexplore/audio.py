@@ -1,0 +1,493 @@
+"""Audio for the models: decoding to mono float32 at 16 kHz, streamed in chunks, and the segment clock.
+
+Decoding uses PyAV (FFmpeg bundled in the wheel: mp3, ogg vorbis, opus, flac, m4a/aac/alac, wav,
+aiff, wma with no system package). Resampling uses soxr at its "HQ" quality, the very resampler and
+setting that librosa's default ``res_type="soxr_hq"`` applies, which is what the original MusiCNN
+and VGG models were fed (``benchmarks/resampling_quality.py`` measures it against a reference).
+Channels are averaged to mono before resampling, as ``librosa.to_mono`` does.
+
+The segment clock: the models read patches of 187 mel frames with a hop of 256 samples at 16 kHz,
+so a segment lasts ``187 * 256 / 16000 = 2.992`` s, not 3 s, and segment ``k`` of a track starts at
+exactly ``k * 2.992`` s.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+import soxr
+
+__all__ = [
+    "SAMPLE_RATE",
+    "HOP_LENGTH",
+    "PATCH_FRAMES",
+    "PATCH_SAMPLES",
+    "SEGMENT_SECONDS",
+    "AudioError",
+    "AudioInfo",
+    "probe",
+    "stream",
+    "load",
+    "segment_start",
+    "segment_times",
+]
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+"""Sample rate the models take, in Hz."""
+HOP_LENGTH = 256
+"""Hop between mel frames, in samples at :data:`SAMPLE_RATE`."""
+PATCH_FRAMES = 187
+"""Mel frames in one model input patch (one segment)."""
+PATCH_SAMPLES = PATCH_FRAMES * HOP_LENGTH
+"""Samples at 16 kHz covered by one segment: 47,872."""
+SEGMENT_SECONDS = PATCH_SAMPLES / SAMPLE_RATE
+"""Length of one segment in seconds: 2.992."""
+
+#: Decoded samples are gathered in FFmpeg's own FIFO and converted to numpy this many at a time:
+#: converting frame by frame costs more than decoding (Python overhead per ~1,000-sample frame).
+_FIFO_SAMPLES = 1 << 16
+#: A file whose audio ends more than this before the end its header states is reported truncated.
+_TRUNCATION_TOLERANCE_S = 0.5
+#: How far before the stated end `probe` seeks to check that the end really decodes.
+_END_CHECK_S = 3.0
+#: Corrupt packets skipped (replaced by silence) before decoding gives up on a file.
+_MAX_BAD_PACKETS = 100
+
+
+class AudioError(Exception):
+    """A file that cannot be read as audio; the message says why and, where it can, what to do."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What :func:`probe` learns about a file's first audio stream.
+
+    ``duration`` is measured from the stream (the end of the last decodable frame), not read from
+    a tag; ``codec`` is FFmpeg's decoder name (``mp3float`` is reported as ``mp3``), ``container``
+    FFmpeg's demuxer name.
+    """
+
+    duration: float
+    sample_rate: int
+    channels: int
+    codec: str
+    container: str
+    bit_rate: int | None
+
+
+def segment_start(k):
+    """Start time in seconds of segment ``k`` (an int or an integer array): ``k * 187 * 256 / 16000``."""
+    return k * PATCH_SAMPLES / SAMPLE_RATE
+
+
+def segment_times(n_segments: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end times in seconds of the first ``n_segments`` segments of a track.
+
+    Returns
+    -------
+    start, end : np.ndarray [shape=(n_segments,)], float64
+        ``start[k] = k * 2.992``, ``end[k] = (k + 1) * 2.992``, computed from integer sample
+        counts so that no rounding error accumulates along a long track.
+    """
+    if n_segments < 0:
+        raise ValueError(f"n_segments must be >= 0, got {n_segments}")
+    k = np.arange(n_segments + 1, dtype=np.int64) * PATCH_SAMPLES
+    edges = k / SAMPLE_RATE
+    return edges[:-1], edges[1:]
+
+
+def _open(path: str | os.PathLike) -> av.container.InputContainer:
+    path = os.fspath(path)
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        raise AudioError("file not found (was it moved or deleted?)") from None
+    except PermissionError:
+        raise AudioError("permission denied: the file cannot be read by this user") from None
+    except OSError as e:
+        raise AudioError(f"cannot access the file: {e.strerror or e}") from None
+    if size == 0:
+        raise AudioError("empty file (0 bytes)")
+    try:
+        return av.open(path, mode="r", metadata_errors="replace")
+    except PermissionError:
+        raise AudioError("permission denied: the file cannot be read by this user") from None
+    except av.FFmpegError as e:
+        raise AudioError(f"not a readable audio file ({_ffmpeg_reason(e)})") from None
+    except OSError as e:
+        raise AudioError(f"cannot open the file: {e.strerror or e}") from None
+
+
+def _ffmpeg_reason(e: Exception) -> str:
+    msg = getattr(e, "strerror", None) or str(e)
+    return str(msg).strip().rstrip(".") or type(e).__name__
+
+
+def _audio_stream(container: av.container.InputContainer) -> av.audio.stream.AudioStream:
+    if not container.streams.audio:
+        kinds = sorted({s.type for s in container.streams}) or ["no"]
+        raise AudioError(
+            f"no audio stream: FFmpeg reads it as {container.format.name!r} with "
+            f"{', '.join(kinds)} streams (is the extension wrong?)"
+        )
+    return container.streams.audio[0]
+
+
+def _frame_end(frame: av.AudioFrame, stream) -> float | None:
+    if frame.pts is None:
+        return None
+    tb = frame.time_base or stream.time_base
+    return float(frame.pts * tb) + frame.samples / frame.sample_rate
+
+
+def _stream_start(stream) -> float:
+    if stream.start_time is None or stream.time_base is None:
+        return 0.0
+    return float(stream.start_time * stream.time_base)
+
+
+def _codec_name(stream) -> str:
+    name = stream.codec_context.name
+    return {"mp3float": "mp3", "mp2float": "mp2"}.get(name, name)
+
+
+def probe(path: str | os.PathLike) -> AudioInfo:
+    """Read a file's audio stream parameters and check that it decodes from start to end.
+
+    Cheap: it decodes the first frames and the last seconds only. The duration is measured as the
+    end of the last frame that decodes, so a header or tag that overstates the length does not
+    count, and a file whose audio stops well before its header says (an interrupted download or
+    copy) is reported as truncated.
+
+    Raises
+    ------
+    AudioError
+        The file is missing, empty, unreadable, not audio, undecodable or truncated; the message
+        says which.
+    """
+    with _open(path) as container:
+        stream = _audio_stream(container)
+        cc = stream.codec_context
+        start = _stream_start(stream)
+        header_end = None
+        if stream.duration is not None and stream.time_base is not None:
+            header_end = start + float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            header_end = container.duration / av.time_base
+
+        # 1. the first frames decode
+        first = None
+        try:
+            for i, packet in enumerate(container.demux(stream)):
+                frames = cc.decode(packet)
+                if frames:
+                    first = frames[0]
+                    break
+                if i > 200:
+                    break
+        except av.FFmpegError as e:
+            raise AudioError(f"cannot decode the audio ({_ffmpeg_reason(e)})") from None
+        if first is None:
+            raise AudioError("no decodable audio at the start of the file")
+        sample_rate = first.sample_rate or cc.sample_rate
+        channels = len(first.layout.channels) if first.layout is not None else cc.channels
+
+        # 2. the end decodes, where the header says it is
+        end = None
+        if header_end is not None and header_end > _END_CHECK_S:
+            end = _decoded_end(container, stream, seek_to=header_end - _END_CHECK_S)
+        if end is None or (header_end is not None and end < header_end - _TRUNCATION_TOLERANCE_S):
+            # no header length, or the seek landed wrong: walk every packet (demux only, no decoding)
+            end = _demuxed_end(path, first_end=_frame_end(first, stream))
+        if end is None:
+            raise AudioError("cannot find where the audio ends")
+        if header_end is not None and end < header_end - _TRUNCATION_TOLERANCE_S:
+            raise AudioError(
+                f"truncated: the header says {header_end - start:.1f} s but the audio ends at "
+                f"{end - start:.1f} s (an interrupted download or copy? copy the file again)"
+            )
+        return AudioInfo(
+            duration=max(0.0, end - start),
+            sample_rate=int(sample_rate),
+            channels=int(channels),
+            codec=_codec_name(stream),
+            container=container.format.name,
+            bit_rate=int(container.bit_rate) if container.bit_rate else None,
+        )
+
+
+def _decoded_end(container, stream, *, seek_to: float) -> float | None:
+    """End time of the last frame that decodes after seeking to ``seek_to`` seconds."""
+    cc = stream.codec_context
+    try:
+        container.seek(int(seek_to / stream.time_base), stream=stream, backward=True)
+        cc.flush_buffers()
+    except av.FFmpegError:
+        return None
+    end = None
+    bad = 0
+    for packet in container.demux(stream):
+        try:
+            frames = cc.decode(packet)
+        except av.FFmpegError as e:
+            bad += 1
+            logger.debug("corrupt packet near the end: %s", e)
+            if bad > 3:
+                raise AudioError(f"corrupt near the end ({_ffmpeg_reason(e)})") from None
+            continue
+        for frame in frames:
+            e = _frame_end(frame, stream)
+            if e is not None:
+                end = e if end is None else max(end, e)
+    return end
+
+
+def _demuxed_end(path, *, first_end: float | None) -> float | None:
+    """End time of the last packet, found by reading every packet's timestamps (no decoding)."""
+    end = first_end
+    with _open(path) as container:
+        stream = _audio_stream(container)
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.time_base is None:
+                    continue
+                e = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                end = e if end is None else max(end, e)
+        except av.FFmpegError as e:
+            logger.debug("demux stopped early: %s", e)
+    return end
+
+
+class _MonoConverter:
+    """Turns FFmpeg frames of any sample format and layout into mono float32 at the input rate.
+
+    Frames go into PyAV's AudioFifo (C) and come out in large blocks, so that the numpy work and
+    the Python overhead happen once per 65,536 samples rather than once per small frame.
+    """
+
+    def __init__(self) -> None:
+        self._fifo: av.AudioFifo | None = None
+        self._key = None
+
+    def push(self, frame: av.AudioFrame) -> Iterator[np.ndarray]:
+        key = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if key != self._key:
+            yield from self.flush()
+            self._fifo = av.AudioFifo()
+            self._key = key
+        frame.pts = None  # the FIFO checks timestamps for continuity; we count samples instead
+        self._fifo.write(frame)
+        while self._fifo.samples >= _FIFO_SAMPLES:
+            yield _to_mono(self._fifo.read(_FIFO_SAMPLES))
+
+    def flush(self) -> Iterator[np.ndarray]:
+        if self._fifo is not None and self._fifo.samples:
+            yield _to_mono(self._fifo.read())
+
+    @property
+    def sample_rate(self) -> int | None:
+        return None if self._key is None else self._key[2]
+
+
+def _to_mono(frame: av.AudioFrame) -> np.ndarray:
+    x = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    if not frame.format.is_planar:
+        x = x.reshape(-1, channels).T
+    if x.dtype.kind == "i":
+        scale = float(2 ** (8 * x.dtype.itemsize - 1))
+        x = x.astype(np.float32) / np.float32(scale)
+    elif x.dtype.kind == "u":  # u8: unsigned, centred at 128
+        x = (x.astype(np.float32) - 128.0) / 128.0
+    else:
+        x = x.astype(np.float32, copy=False)
+    if channels == 1:
+        return np.ascontiguousarray(x[0])
+    return x.mean(axis=0, dtype=np.float32)
+
+
+def stream(
+    path: str | os.PathLike,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    start: float = 0.0,
+    duration: float | None = None,
+    chunk_seconds: float = 30.0,
+) -> Iterator[np.ndarray]:
+    """Yield a track's audio as mono float32 chunks at ``sample_rate``, decoding as it goes.
+
+    Memory stays bounded by the chunk size, so a 2-hour mix streams in the memory of one chunk.
+    Concatenating the chunks gives the same samples as :func:`load`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file FFmpeg reads (mp3, ogg, opus, flac, m4a, wav, aiff, wma, ...).
+    sample_rate : int
+        Output rate in Hz (16000 for the models).
+    start : float
+        Offset in seconds to start from (seeks, then trims to the exact sample).
+    duration : float, optional
+        Seconds to return; ``None`` reads to the end.
+    chunk_seconds : float
+        Length of each yielded chunk (the last one may be shorter).
+
+    Yields
+    ------
+    np.ndarray [shape=(n,)], float32
+        Consecutive chunks of the mono signal.
+
+    Raises
+    ------
+    AudioError
+        The file cannot be opened or decoded (corrupt packets are skipped and replaced by silence,
+        with a warning, up to a limit).
+    """
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    if start < 0:
+        raise ValueError(f"start must be >= 0, got {start}")
+    if duration is not None and duration < 0:
+        raise ValueError(f"duration must be >= 0 or None, got {duration}")
+    chunk = max(1, int(round(chunk_seconds * sample_rate)))
+    wanted = None if duration is None else int(round(duration * sample_rate))
+    pending: list[np.ndarray] = []
+    n_pending = 0
+    emitted = 0
+    for block in _resampled(path, sample_rate=sample_rate, start=start):
+        if wanted is not None:
+            block = block[: max(0, wanted - emitted - n_pending)]
+        if block.size:
+            pending.append(block)
+            n_pending += block.size
+        while n_pending >= chunk:
+            out = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            yield out[:chunk]
+            emitted += chunk
+            rest = out[chunk:]
+            pending = [rest] if rest.size else []
+            n_pending = rest.size
+        if wanted is not None and emitted + n_pending >= wanted:
+            break
+    if n_pending:
+        yield np.concatenate(pending) if len(pending) > 1 else pending[0]
+
+
+def _resampled(path, *, sample_rate: int, start: float) -> Iterator[np.ndarray]:
+    """Mono float32 blocks at ``sample_rate`` (sizes as they come), from ``start`` seconds on."""
+    resampler = None
+    resampler_rate = None
+    for rate, block in _decoded(path, start=start):
+        if rate != resampler_rate:
+            if resampler is not None:
+                yield resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+            resampler_rate = rate
+            resampler = None if rate == sample_rate else soxr.ResampleStream(
+                rate, sample_rate, 1, dtype="float32", quality="HQ"
+            )
+        yield block if resampler is None else resampler.resample_chunk(block, last=False)
+    if resampler is not None:
+        yield resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+
+
+def _decoded(path, *, start: float) -> Iterator[tuple[int, np.ndarray]]:
+    """(input rate, mono float32 block) pairs straight from the decoder, from ``start`` on."""
+    with _open(path) as container:
+        stream_ = _audio_stream(container)
+        cc = stream_.codec_context
+        skip_until = None  # in seconds; frames before this are trimmed after a seek
+        if start > 0:
+            try:
+                container.seek(int(start / stream_.time_base), stream=stream_, backward=True)
+            except av.FFmpegError as e:
+                raise AudioError(f"cannot seek to {start:.3f} s ({_ffmpeg_reason(e)})") from None
+            skip_until = start + _stream_start(stream_)
+        converter = _MonoConverter()
+        bad = 0
+        for packet in container.demux(stream_):
+            try:
+                frames = cc.decode(packet)
+            except av.FFmpegError as e:
+                if packet.size == 0:
+                    continue
+                bad += 1
+                if bad > _MAX_BAD_PACKETS:
+                    raise AudioError(
+                        f"too many corrupt packets ({bad}); last error: {_ffmpeg_reason(e)}"
+                    ) from None
+                logger.warning("%s: skipping a corrupt packet (%s)", os.fspath(path), e)
+                gap = _packet_samples(packet, converter.sample_rate)
+                if gap:
+                    yield converter.sample_rate, np.zeros(gap, np.float32)
+                continue
+            for frame in frames:
+                if skip_until is not None:
+                    frame = _trim_before(frame, skip_until, stream_)
+                    if frame is None:
+                        continue
+                    skip_until = None
+                for block in converter.push(frame):
+                    yield converter.sample_rate, block
+        for block in converter.flush():
+            yield converter.sample_rate, block
+        if bad:
+            logger.warning("%s: %d corrupt packets were replaced by silence", os.fspath(path), bad)
+
+
+def _packet_samples(packet: av.Packet, rate: int | None) -> int:
+    if not rate or not packet.duration or packet.time_base is None:
+        return 0
+    return int(round(float(packet.duration * packet.time_base) * rate))
+
+
+def _trim_before(frame: av.AudioFrame, t: float, stream_) -> av.AudioFrame | None:
+    """The part of ``frame`` at or after time ``t`` (seconds), or None if it ends before ``t``."""
+    if frame.pts is None:
+        return frame
+    tb = frame.time_base or stream_.time_base
+    t0 = Fraction(frame.pts) * Fraction(tb)
+    skip = int(round((Fraction(t).limit_denominator(10**9) - t0) * frame.sample_rate))
+    if skip <= 0:
+        return frame
+    if skip >= frame.samples:
+        return None
+    # rebuild the frame's tail through numpy: PyAV frames cannot be sliced in place
+    x = frame.to_ndarray()
+    if frame.format.is_planar:
+        x = x[:, skip:]
+    else:
+        x = x[:, skip * len(frame.layout.channels):]
+    tail = av.AudioFrame.from_ndarray(np.ascontiguousarray(x), format=frame.format.name,
+                                      layout=frame.layout.name)
+    tail.sample_rate = frame.sample_rate
+    return tail
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    start: float = 0.0,
+    duration: float | None = None,
+) -> np.ndarray:
+    """A track (or the part from ``start`` lasting ``duration`` s) as one mono float32 array.
+
+    For long files prefer :func:`stream`, which keeps memory bounded.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)], float32
+    """
+    chunks = list(stream(path, sample_rate=sample_rate, start=start, duration=duration,
+                         chunk_seconds=600.0))
+    if not chunks:
+        return np.zeros(0, np.float32)
+    return np.concatenate(chunks) if len(chunks) > 1 else chunks[0]

@@ -1,0 +1,479 @@
+"""A music collection as a pandas DataFrame: :func:`scan` a folder, get one row per audio file.
+
+>>> import embedexplore
+>>> collection = embedexplore.scan("~/Music")          # doctest: +SKIP
+>>> collection.tracks[["artist", "title", "duration"]]  # doctest: +SKIP
+>>> collection.errors                                   # doctest: +SKIP
+
+Nothing under the music folders is ever written: the scan cache lives in the user's cache
+directory (see :mod:`embedexplore.scan_cache`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+import os
+import time
+import unicodedata
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import audio, tags
+from .scan_cache import ScanCache
+
+__all__ = ["AUDIO_EXTENSIONS", "Collection", "ScanStats", "scan"]
+
+logger = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS = frozenset(
+    {
+        ".mp3", ".mp2", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".m4b", ".mp4", ".aac",
+        ".alac", ".wav", ".wave", ".aif", ".aiff", ".aifc", ".wma", ".ape", ".wv", ".mpc",
+        ".mka", ".webm", ".spx", ".tta", ".dsf",
+    }
+)  # fmt: skip
+"""File extensions :func:`scan` reads (case-insensitive)."""
+
+#: Archives often found in music folders: reported so that the user knows audio may hide there.
+ARCHIVE_EXTENSIONS = frozenset({".zip", ".pk3", ".rar", ".7z"})
+
+TRACK_COLUMNS = (
+    "path", "title", "artist", "album", "album_artist", "genre", "year", "track_number",
+    "duration", "sample_rate", "channels", "codec", "container", "bit_rate", "size", "mtime",
+)  # fmt: skip
+ERROR_COLUMNS = ("path", "reason", "indexed")
+
+_CHECKPOINT_FILES = 500  # save the cache every so many newly read files...
+_CHECKPOINT_SECONDS = 30.0  # ...or every so many seconds, so that a killed scan resumes
+_PARALLEL_MIN_FILES = 16  # fewer files than this are read on the calling thread
+
+
+@dataclass(frozen=True)
+class ScanStats:
+    """What a scan did: files found, read anew, taken from the cache, dropped since last time."""
+
+    found: int
+    read: int
+    cached: int
+    removed: int
+    seconds: float
+
+
+@dataclass
+class Collection:
+    """An indexed music collection.
+
+    Attributes
+    ----------
+    tracks : pd.DataFrame
+        One row per audio file, indexed by ``track_id`` (stable across runs and machines: derived
+        from the path relative to the scanned root). Columns: ``path`` (absolute), ``title``,
+        ``artist``, ``album``, ``album_artist`` (text, NA when the file has no such tag; ``title``
+        falls back to the file name), ``genre`` (list of str), ``year``, ``track_number``
+        (nullable Int64), ``duration`` (seconds, measured from the audio stream), ``sample_rate``,
+        ``channels``, ``codec``, ``container``, ``bit_rate``, ``size`` (bytes), ``mtime`` (UTC).
+    errors : pd.DataFrame
+        One row per file with a problem: ``path``, ``reason``, and ``indexed`` (True where the
+        file is still in ``tracks``, e.g. audio fine but tags unreadable).
+    roots : tuple of Path
+        The scanned folders.
+    stats : ScanStats
+        What the scan that built this collection did.
+    """
+
+    tracks: pd.DataFrame
+    errors: pd.DataFrame
+    roots: tuple[Path, ...] = ()
+    stats: ScanStats | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    def __repr__(self) -> str:
+        hours = self.tracks["duration"].sum() / 3600 if len(self.tracks) else 0.0
+        return (
+            f"<Collection: {len(self.tracks)} tracks, {hours:.1f} h, "
+            f"{len(self.errors)} errors, roots={[str(r) for r in self.roots]}>"
+        )
+
+    @property
+    def duration(self) -> float:
+        """Total duration of all tracks in seconds."""
+        return float(self.tracks["duration"].sum())
+
+    def filter(
+        self,
+        *,
+        artist: str | Iterable[str] | None = None,
+        album: str | Iterable[str] | None = None,
+        genre: str | Iterable[str] | None = None,
+        path: str | None = None,
+    ) -> Collection:
+        """The tracks matching every given criterion, as a new Collection.
+
+        Parameters
+        ----------
+        artist, album : str or list of str
+            Exact names, compared case-insensitively; ``artist`` matches ``artist`` or
+            ``album_artist``.
+        genre : str or list of str
+            Keep tracks having any of these genres (case-insensitive).
+        path : str
+            A shell-style pattern (``*``, ``?``, ``[...]``) matched against the absolute path,
+            e.g. ``"*/Live/*"`` or ``"*.flac"``.
+        """
+        t = self.tracks
+        keep = pd.Series(True, index=t.index)
+        if artist is not None:
+            wanted = _casefold_set(artist)
+            keep &= _in_set(t["artist"], wanted) | _in_set(t["album_artist"], wanted)
+        if album is not None:
+            keep &= _in_set(t["album"], _casefold_set(album))
+        if genre is not None:
+            wanted = _casefold_set(genre)
+            keep &= t["genre"].map(lambda gs: any(g.casefold() in wanted for g in gs)).astype(bool)
+        if path is not None:
+            keep &= t["path"].map(lambda p: fnmatch.fnmatchcase(p, path)).astype(bool)
+        return Collection(self.tracks[keep].copy(), self.errors, self.roots, self.stats)
+
+    def artists(self) -> pd.Series:
+        """Number of tracks per artist, most first."""
+        return self.tracks["artist"].value_counts()
+
+    def genres(self) -> pd.Series:
+        """Number of tracks per genre (a track with several genres counts in each), most first."""
+        return self.tracks["genre"].explode().dropna().value_counts()
+
+    def summary(self) -> str:
+        """A few lines for a terminal: tracks, total duration, formats, errors."""
+        t = self.tracks
+        lines = [
+            f"{len(t)} tracks, {_hms(self.duration)} of audio, "
+            f"{_bytes(int(t['size'].sum()) if len(t) else 0)}",
+        ]
+        if len(t):
+            formats = t["codec"].value_counts()
+            lines.append("formats: " + ", ".join(f"{c} {n}" for c, n in formats.items()))
+            n_artists = t["artist"].nunique()
+            lines.append(f"artists: {n_artists}, albums: {t['album'].nunique()}, "
+                         f"untagged (no artist): {int(t['artist'].isna().sum())}")
+        if len(self.errors):
+            skipped = int((~self.errors["indexed"]).sum())
+            lines.append(f"errors: {len(self.errors)} files ({skipped} not indexed)")
+            for row in self.errors.head(20).itertuples():
+                lines.append(f"  {row.path}: {row.reason}")
+            if len(self.errors) > 20:
+                lines.append(f"  ... and {len(self.errors) - 20} more (see collection.errors)")
+        else:
+            lines.append("errors: none")
+        if self.stats is not None:
+            s = self.stats
+            lines.append(f"scan: {s.found} files, {s.read} read, {s.cached} from cache, "
+                         f"{s.removed} gone since last scan, {s.seconds:.2f} s")
+        return "\n".join(lines)
+
+
+def scan(
+    paths: str | os.PathLike | Sequence[str | os.PathLike],
+    *,
+    cache: bool | str | os.PathLike = True,
+    workers: int | None = None,
+    progress: bool = True,
+    extensions: Iterable[str] | None = None,
+) -> Collection:
+    """Index the audio files under one or more folders.
+
+    Parameters
+    ----------
+    paths : path or list of paths
+        Folders to walk (recursively; hidden files and folders are skipped), or single files.
+    cache : bool or path
+        ``True`` keeps a cache in the user's cache directory so that a later scan reads only new
+        or changed files (same path, size and modification time means unchanged); a path names
+        the directory for the cache files instead; ``False`` reads every file.
+    workers : int, optional
+        Files read at once (threads: decoding runs in FFmpeg outside Python's lock). Defaults to
+        the number of CPU cores, at most 8.
+    progress : bool
+        Show a progress bar while files are read.
+    extensions : iterable of str, optional
+        File extensions to read, e.g. ``[".flac"]``; defaults to :data:`AUDIO_EXTENSIONS`.
+
+    Returns
+    -------
+    Collection
+    """
+    started = time.perf_counter()
+    roots = _roots(paths)
+    exts = AUDIO_EXTENSIONS if extensions is None else frozenset(
+        e.lower() if e.startswith(".") else "." + e.lower() for e in extensions
+    )
+    if workers is None:
+        workers = min(8, os.cpu_count() or 1)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+
+    rows: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    seen_ids: dict[str, str] = {}
+    found = read = cached = removed = 0
+    for root in roots:
+        files, walk_errors = _walk(root, exts)
+        errors.extend(walk_errors)
+        store = None
+        if cache is not False:
+            store = ScanCache(root.parent if root.is_file() else root,
+                              None if cache is True else Path(cache))
+        old = store.load() if store is not None else {}
+        entries: dict[str, dict[str, Any]] = {}
+        to_read: list[tuple[str, int, int]] = []
+        for path, st_size, st_mtime_ns in files:
+            hit = old.get(path)
+            if hit is not None and hit.get("size") == st_size and hit.get("mtime_ns") == st_mtime_ns:
+                entries[path] = hit
+            else:
+                to_read.append((path, st_size, st_mtime_ns))
+        found += len(files)
+        cached += len(entries)
+        read += len(to_read)
+        removed += len(set(old) - {p for p, _, _ in files})
+        if to_read:
+            _read_all(to_read, entries, store, workers=workers, progress=progress, root=root)
+        if store is not None and (to_read or set(old) != set(entries)):
+            store.save(entries)
+        base = root.parent if root.is_file() else root
+        for path, st_size, st_mtime_ns in files:
+            entry = entries[path]
+            record = entry["record"]
+            if "error" in record:
+                errors.append({"path": path, "reason": record["error"], "indexed": False})
+                continue
+            if record.get("tags_error"):
+                errors.append({"path": path, "reason": record["tags_error"], "indexed": True})
+            track_id = _unique_id(base, path, seen_ids)
+            rows.append(_row(track_id, path, st_size, st_mtime_ns, record))
+
+    tracks = _tracks_frame(rows)
+    errors_df = pd.DataFrame(errors, columns=list(ERROR_COLUMNS)).astype(
+        {"path": "str", "reason": "str", "indexed": "bool"}
+    )
+    stats = ScanStats(found=found, read=read, cached=cached, removed=removed,
+                      seconds=time.perf_counter() - started)
+    logger.info("scan: %s", stats)
+    return Collection(tracks=tracks, errors=errors_df, roots=tuple(roots), stats=stats)
+
+
+def read_file(path: str) -> dict[str, Any]:
+    """Everything a scan learns from one file: stream parameters, integrity and tags.
+
+    Returns a dict with the tag fields and the :class:`~embedexplore.audio.AudioInfo` fields, plus
+    ``tags_error`` (a reason or None); or ``{"error": reason}`` when the audio cannot be read.
+    Never raises for a bad file.
+    """
+    try:
+        info = audio.probe(path)
+    except audio.AudioError as e:
+        return {"error": str(e)}
+    except Exception as e:  # an unexpected failure on one file must not stop a whole scan
+        logger.exception("unexpected error while reading %s", path)
+        return {"error": f"unexpected error: {type(e).__name__}: {e}"}
+    record: dict[str, Any] = {
+        "duration": info.duration,
+        "sample_rate": info.sample_rate,
+        "channels": info.channels,
+        "codec": info.codec,
+        "container": info.container,
+        "bit_rate": info.bit_rate,
+        "tags_error": None,
+    }
+    try:
+        record.update(tags.read_tags(path))
+    except tags.TagError as e:
+        record.update({k: None for k in tags.FIELDS}, genre=[], tags_error=str(e))
+    except Exception as e:  # noqa: BLE001 - same reason as above; the audio is still usable
+        record.update({k: None for k in tags.FIELDS}, genre=[],
+                      tags_error=f"unreadable tags ({type(e).__name__}: {e})")
+    return record
+
+
+def _roots(paths) -> list[Path]:
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    roots = []
+    for p in paths:
+        root = Path(p).expanduser()
+        if not root.exists():
+            raise FileNotFoundError(f"no such file or folder: {os.fspath(root)!r}")
+        root = root.resolve()
+        if root not in roots:
+            roots.append(root)
+    if not roots:
+        raise ValueError("scan() needs at least one folder")
+    return roots
+
+
+def _walk(root: Path, exts: frozenset[str]) -> tuple[list[tuple[str, int, int]], list[dict]]:
+    """(path, size, mtime_ns) of every audio file under ``root``, sorted; and listing errors."""
+    errors: list[dict] = []
+    found: list[tuple[str, int, int]] = []
+
+    def consider(path: str) -> None:
+        name = os.path.basename(path)
+        ext = os.path.splitext(name)[1].lower()
+        if name.startswith("."):
+            return
+        if ext in ARCHIVE_EXTENSIONS and ext not in exts:
+            errors.append({"path": path, "indexed": False,
+                           "reason": f"archive ({ext}): extract its audio to a folder to scan it"})
+            return
+        if ext not in exts:
+            return
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            errors.append({"path": path, "indexed": False,
+                           "reason": f"cannot access the file: {e.strerror or e}"})
+            return
+        found.append((path, st.st_size, st.st_mtime_ns))
+
+    if root.is_file():
+        consider(os.fspath(root))
+        return found, errors
+
+    def onerror(e: OSError) -> None:
+        errors.append({"path": e.filename or os.fspath(root), "indexed": False,
+                       "reason": f"cannot list the folder: {e.strerror or e}"})
+
+    for folder, dirs, files in os.walk(root, onerror=onerror):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            consider(os.path.join(folder, name))
+    found.sort()
+    return found, errors
+
+
+def _read_all(to_read, entries, store, *, workers: int, progress: bool, root: Path) -> None:
+    """Read ``to_read`` files into ``entries``, saving the cache now and then along the way."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(to_read), unit="file", desc=f"scanning {root.name or root}",
+               disable=not progress, leave=False, dynamic_ncols=True)
+    last_save = time.monotonic()
+    since_save = 0
+
+    def done(item, record):
+        nonlocal last_save, since_save
+        path, st_size, st_mtime_ns = item
+        entries[path] = {"size": st_size, "mtime_ns": st_mtime_ns, "record": record}
+        bar.update(1)
+        since_save += 1
+        if store is not None and (
+            since_save >= _CHECKPOINT_FILES or time.monotonic() - last_save > _CHECKPOINT_SECONDS
+        ):
+            store.save(entries)
+            last_save, since_save = time.monotonic(), 0
+
+    try:
+        if workers == 1 or len(to_read) < _PARALLEL_MIN_FILES:
+            for item in to_read:
+                done(item, read_file(item[0]))
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan") as pool:
+                for item, record in zip(to_read, pool.map(read_file, [i[0] for i in to_read])):
+                    done(item, record)
+    finally:
+        bar.close()
+
+
+def _relative_key(base: Path, path: str) -> str:
+    rel = os.path.relpath(path, base).replace(os.sep, "/")
+    # the same name can reach us in composed or decomposed Unicode (macOS vs Linux copies)
+    return unicodedata.normalize("NFC", rel)
+
+
+def _track_id(key: str) -> str:
+    return hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _unique_id(base: Path, path: str, seen: dict[str, str]) -> str:
+    key = _relative_key(base, path)
+    tid = _track_id(key)
+    if tid in seen and seen[tid] != path:
+        # the same relative path under two scanned roots: qualify it with the root's name
+        key = f"{base.name}/{key}"
+        tid = _track_id(key)
+        logger.warning("%s has the same relative path as %s; its id uses %r", path, seen.get(tid),
+                       key)
+    seen[tid] = path
+    return tid
+
+
+def _display_name(path: str) -> str:
+    stem = os.path.splitext(os.path.basename(path))[0]
+    # file names that are not valid UTF-8 keep their bytes as surrogates; show them as U+FFFD
+    return stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _row(track_id: str, path: str, size: int, mtime_ns: int, r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "track_id": track_id,
+        "path": path,
+        "title": r.get("title") or _display_name(path),
+        "artist": r.get("artist"),
+        "album": r.get("album"),
+        "album_artist": r.get("album_artist"),
+        "genre": list(r.get("genre") or []),
+        "year": r.get("year"),
+        "track_number": r.get("track_number"),
+        "duration": r["duration"],
+        "sample_rate": r["sample_rate"],
+        "channels": r["channels"],
+        "codec": r["codec"],
+        "container": r["container"],
+        "bit_rate": r.get("bit_rate"),
+        "size": size,
+        "mtime": mtime_ns,
+    }
+
+
+def _tracks_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["track_id", *TRACK_COLUMNS])
+    df = df.astype({
+        "path": "str", "title": "str", "artist": "str", "album": "str", "album_artist": "str",
+        "year": "Int64", "track_number": "Int64", "duration": "float64",
+        "sample_rate": "int64", "channels": "int64", "codec": "str", "container": "str",
+        "bit_rate": "Int64", "size": "int64",
+    })
+    df["mtime"] = pd.to_datetime(df["mtime"].astype("int64"), unit="ns", utc=True)
+    df["genre"] = df["genre"].astype(object)
+    return df.set_index("track_id")
+
+
+def _casefold_set(values: str | Iterable[str]) -> set[str]:
+    if isinstance(values, str):
+        values = [values]
+    return {str(v).casefold() for v in values}
+
+
+def _in_set(column: pd.Series, wanted: set[str]) -> pd.Series:
+    return column.map(lambda v: isinstance(v, str) and v.casefold() in wanted).astype(bool)
+
+
+def _hms(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
