@@ -58,6 +58,8 @@ _FIFO_SAMPLES = 1 << 16
 _TRUNCATION_TOLERANCE_S = 0.5
 #: How far before the stated end `probe` seeks to check that the end really decodes.
 _END_CHECK_S = 3.0
+#: Seconds decoded before a requested start, for the decoder and resampler to settle.
+_PREROLL_S = 0.5
 #: Corrupt packets skipped (replaced by silence) before decoding gives up on a file.
 _MAX_BAD_PACKETS = 100
 
@@ -72,7 +74,8 @@ class AudioInfo:
 
     ``duration`` is measured from the stream (the end of the last decodable frame), not read from
     a tag; ``codec`` is FFmpeg's decoder name (``mp3float`` is reported as ``mp3``), ``container``
-    FFmpeg's demuxer name.
+    FFmpeg's demuxer name; ``issue`` says what is wrong with a file that is still usable
+    (truncated), else None.
     """
 
     duration: float
@@ -81,6 +84,7 @@ class AudioInfo:
     codec: str
     container: str
     bit_rate: int | None
+    issue: str | None = None
 
 
 def segment_start(k):
@@ -121,7 +125,9 @@ def _open(path: str | os.PathLike) -> av.container.InputContainer:
     except PermissionError:
         raise AudioError("permission denied: the file cannot be read by this user") from None
     except av.FFmpegError as e:
-        raise AudioError(f"not a readable audio file ({_ffmpeg_reason(e)})") from None
+        raise AudioError(
+            f"not a readable audio file: damaged, cut short or not audio ({_ffmpeg_reason(e)})"
+        ) from None
     except OSError as e:
         raise AudioError(f"cannot open the file: {e.strerror or e}") from None
 
@@ -139,6 +145,20 @@ def _audio_stream(container: av.container.InputContainer) -> av.audio.stream.Aud
             f"{', '.join(kinds)} streams (is the extension wrong?)"
         )
     return container.streams.audio[0]
+
+
+def _packets(container, stream, path) -> Iterator[av.Packet]:
+    """The stream's packets; a demuxer error (a file cut short mid-packet) ends the iteration."""
+    demux = container.demux(stream)
+    while True:
+        try:
+            packet = next(demux)
+        except StopIteration:
+            return
+        except av.FFmpegError as e:
+            logger.warning("%s: reading stopped early (%s)", os.fspath(path), _ffmpeg_reason(e))
+            return
+        yield packet
 
 
 def _frame_end(frame: av.AudioFrame, stream) -> float | None:
@@ -164,14 +184,13 @@ def probe(path: str | os.PathLike) -> AudioInfo:
 
     Cheap: it decodes the first frames and the last seconds only. The duration is measured as the
     end of the last frame that decodes, so a header or tag that overstates the length does not
-    count, and a file whose audio stops well before its header says (an interrupted download or
-    copy) is reported as truncated.
+    count. A file whose audio stops before its container says (an interrupted download or copy)
+    is still usable up to where it stops: it is returned with ``issue`` saying so.
 
     Raises
     ------
     AudioError
-        The file is missing, empty, unreadable, not audio, undecodable or truncated; the message
-        says which.
+        The file is missing, empty, unreadable, not audio or undecodable; the message says which.
     """
     with _open(path) as container:
         stream = _audio_stream(container)
@@ -186,7 +205,7 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         # 1. the first frames decode
         first = None
         try:
-            for i, packet in enumerate(container.demux(stream)):
+            for i, packet in enumerate(_packets(container, stream, path)):
                 frames = cc.decode(packet)
                 if frames:
                     first = frames[0]
@@ -197,34 +216,131 @@ def probe(path: str | os.PathLike) -> AudioInfo:
             raise AudioError(f"cannot decode the audio ({_ffmpeg_reason(e)})") from None
         if first is None:
             raise AudioError("no decodable audio at the start of the file")
-        sample_rate = first.sample_rate or cc.sample_rate
+        sample_rate = int(first.sample_rate or cc.sample_rate)
         channels = len(first.layout.channels) if first.layout is not None else cc.channels
+        codec = _codec_name(stream)
+        container_name = container.format.name
+        bit_rate = int(container.bit_rate) if container.bit_rate else None
 
         # 2. the end decodes, where the header says it is
         end = None
         if header_end is not None and header_end > _END_CHECK_S:
-            end = _decoded_end(container, stream, seek_to=header_end - _END_CHECK_S)
-        if end is None or (header_end is not None and end < header_end - _TRUNCATION_TOLERANCE_S):
-            # no header length, or the seek landed wrong: walk every packet (demux only, no decoding)
-            end = _demuxed_end(path, first_end=_frame_end(first, stream))
-        if end is None:
-            raise AudioError("cannot find where the audio ends")
-        if header_end is not None and end < header_end - _TRUNCATION_TOLERANCE_S:
-            raise AudioError(
-                f"truncated: the header says {header_end - start:.1f} s but the audio ends at "
-                f"{end - start:.1f} s (an interrupted download or copy? copy the file again)"
-            )
-        return AudioInfo(
-            duration=max(0.0, end - start),
-            sample_rate=int(sample_rate),
-            channels=int(channels),
-            codec=_codec_name(stream),
-            container=container.format.name,
-            bit_rate=int(container.bit_rate) if container.bit_rate else None,
-        )
+            end = _decoded_end(container, stream, path, seek_to=header_end - _END_CHECK_S)
+    if end is None or (header_end is not None and end < header_end - _TRUNCATION_TOLERANCE_S):
+        # no header length, or the seek landed wrong: walk every packet (demux only, no decoding)
+        end = _demuxed_end(path, first_end=_frame_end(first, stream))
+    if end is None:
+        raise AudioError("cannot find where the audio ends")
+    duration = max(0.0, end - start)
+    if not _plausible(codec, duration, os.path.getsize(path)):
+        # timestamps that cannot be right for this codec (seen with FFmpeg's experimental Vorbis
+        # encoder, whose files state 2 s for 36 s of audio): count the samples instead
+        logger.info("%s: implausible duration %.1f s from timestamps; decoding to measure",
+                    os.fspath(path), duration)
+        duration = _counted_seconds(path)
+    issue = _container_truncation(path, container_name)
+    if issue is None and header_end is not None and end < header_end - _TRUNCATION_TOLERANCE_S:
+        issue = (f"the header says {header_end - start:.1f} s but the audio ends at "
+                 f"{end - start:.1f} s")
+    if issue is not None:
+        issue = f"truncated: {issue}; indexed up to where it stops (copy the file again?)"
+    return AudioInfo(duration=duration, sample_rate=sample_rate, channels=int(channels),
+                     codec=codec, container=container_name, bit_rate=bit_rate, issue=issue)
 
 
-def _decoded_end(container, stream, *, seek_to: float) -> float | None:
+#: Lossy codecs and the bit rates (bit/s, all channels) their files plausibly average.
+_LOSSY_RATES = {"mp3": (8e3, 640e3), "vorbis": (8e3, 1.0e6), "opus": (5e3, 1.0e6),
+                "aac": (8e3, 1.6e6), "wmav2": (8e3, 640e3), "mp2": (8e3, 640e3)}
+
+
+def _plausible(codec: str, duration: float, size: int) -> bool:
+    bounds = _LOSSY_RATES.get(codec)
+    if bounds is None or duration <= 0:
+        return duration > 0 or size < 16_384
+    rate = size * 8 / duration
+    return bounds[0] / 2 <= rate <= bounds[1] * 2
+
+
+def _counted_seconds(path) -> float:
+    n = 0
+    rate = None
+    with _open(path) as container:
+        stream = _audio_stream(container)
+        cc = stream.codec_context
+        for packet in _packets(container, stream, path):
+            try:
+                frames = cc.decode(packet)
+            except av.FFmpegError:
+                continue
+            for frame in frames:
+                n += frame.samples
+                rate = frame.sample_rate
+    return n / rate if rate else 0.0
+
+
+def _container_truncation(path, container_format: str) -> str | None:
+    """Signs of truncation that FFmpeg hides because it sizes the stream from what is there.
+
+    For WAV, FFmpeg clamps the data chunk to the file size; for Ogg, it takes the length from the
+    last page present. So the checks are done here on the container bytes (a few KB read): no
+    maintained library reports either. Other formats (FLAC, MP3 with a Xing header, AIFF, MP4)
+    state their length in a header, which ``probe`` compares with the decodable end.
+    """
+    try:
+        if container_format == "wav":
+            return _wav_truncation(path)
+        if container_format == "ogg":
+            return _ogg_truncation(path)
+    except OSError:
+        return None
+    return None
+
+
+def _wav_truncation(path) -> str | None:
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None  # RF64, Wave64 and others: leave to FFmpeg
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            length = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                if length in (0, 0xFFFFFFFF):  # written by a stream that never knew its length
+                    return None
+                have = size - (pos + 8)
+                if have < length:
+                    return f"the data chunk holds {length} bytes but only {have} are in the file"
+                return None
+            pos += 8 + length + (length & 1)
+    return None
+
+
+def _ogg_truncation(path) -> str | None:
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 65536))
+        tail = f.read()
+    at = tail.rfind(b"OggS")
+    while at >= 0 and at + 6 > len(tail):
+        at = tail.rfind(b"OggS", 0, at)
+    if at < 0:
+        return None
+    if not tail[at + 5] & 0x04:  # header_type bit 2: end of stream
+        return "the last Ogg page is not marked end-of-stream"
+    if at + 27 <= len(tail):
+        n_segments = tail[at + 26]
+        table = tail[at + 27 : at + 27 + n_segments]
+        if len(table) < n_segments or at + 27 + n_segments + sum(table) > len(tail):
+            return "the last Ogg page is cut short"
+    return None
+
+
+def _decoded_end(container, stream, path, *, seek_to: float) -> float | None:
     """End time of the last frame that decodes after seeking to ``seek_to`` seconds."""
     cc = stream.codec_context
     try:
@@ -234,7 +350,7 @@ def _decoded_end(container, stream, *, seek_to: float) -> float | None:
         return None
     end = None
     bad = 0
-    for packet in container.demux(stream):
+    for packet in _packets(container, stream, path):
         try:
             frames = cc.decode(packet)
         except av.FFmpegError as e:
@@ -255,14 +371,11 @@ def _demuxed_end(path, *, first_end: float | None) -> float | None:
     end = first_end
     with _open(path) as container:
         stream = _audio_stream(container)
-        try:
-            for packet in container.demux(stream):
-                if packet.pts is None or packet.time_base is None:
-                    continue
-                e = float((packet.pts + (packet.duration or 0)) * packet.time_base)
-                end = e if end is None else max(end, e)
-        except av.FFmpegError as e:
-            logger.debug("demux stopped early: %s", e)
+        for packet in _packets(container, stream, path):
+            if packet.pts is None or packet.time_base is None:
+                continue
+            e = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            end = e if end is None else max(end, e)
     return end
 
 
@@ -359,10 +472,17 @@ def stream(
         raise ValueError(f"duration must be >= 0 or None, got {duration}")
     chunk = max(1, int(round(chunk_seconds * sample_rate)))
     wanted = None if duration is None else int(round(duration * sample_rate))
+    # decode from a little before `start`, so that the decoder (Opus and AAC need pre-roll after a
+    # seek) and the resampler have settled by `start`; then drop the samples before it
+    from_ = max(0.0, start - _PREROLL_S)
+    skip = int(round((start - from_) * sample_rate))
     pending: list[np.ndarray] = []
     n_pending = 0
     emitted = 0
-    for block in _resampled(path, sample_rate=sample_rate, start=start):
+    for block in _resampled(path, sample_rate=sample_rate, start=from_):
+        if skip:
+            dropped = min(skip, block.size)
+            block, skip = block[dropped:], skip - dropped
         if wanted is not None:
             block = block[: max(0, wanted - emitted - n_pending)]
         if block.size:
@@ -412,7 +532,7 @@ def _decoded(path, *, start: float) -> Iterator[tuple[int, np.ndarray]]:
             skip_until = start + _stream_start(stream_)
         converter = _MonoConverter()
         bad = 0
-        for packet in container.demux(stream_):
+        for packet in _packets(container, stream_, path):
             try:
                 frames = cc.decode(packet)
             except av.FFmpegError as e:

@@ -255,8 +255,9 @@ def scan(
             if "error" in record:
                 errors.append({"path": path, "reason": record["error"], "indexed": False})
                 continue
-            if record.get("tags_error"):
-                errors.append({"path": path, "reason": record["tags_error"], "indexed": True})
+            for problem in ("issue", "tags_error"):
+                if record.get(problem):
+                    errors.append({"path": path, "reason": record[problem], "indexed": True})
             track_id = _unique_id(base, path, seen_ids)
             rows.append(_row(track_id, path, st_size, st_mtime_ns, record))
 
@@ -291,6 +292,7 @@ def read_file(path: str) -> dict[str, Any]:
         "codec": info.codec,
         "container": info.container,
         "bit_rate": info.bit_rate,
+        "issue": info.issue,
         "tags_error": None,
     }
     try:

@@ -156,9 +156,14 @@ def _values(value: Any) -> list[str]:
         items = [value]
     out = []
     for item in items:
-        text = _clean(getattr(item, "value", item))
-        if text is not None:
-            out.append(text)
+        raw = getattr(item, "value", item)
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", "replace")
+        # a null byte separates several values in APEv2 and ID3v2.4 text
+        for part in str(raw).split("\x00"):
+            text = _clean(part)
+            if text is not None:
+                out.append(text)
     return out
 
 

@@ -1,0 +1,208 @@
+"""Decoding, resampling, streaming and the segment clock, on audio files the tests write."""
+
+from __future__ import annotations
+
+import logging
+import tracemalloc
+
+import audiofiles as af
+import av
+import numpy as np
+import pytest
+import soxr
+
+from embedexplore import audio
+
+ALL_KINDS = ["mp3", "ogg", "opus", "flac", "m4a", "alac.m4a", "wav", "aiff", "wma", "wv"]
+
+
+def test_segment_clock_is_187_frames_of_256_samples_at_16k():
+    assert audio.PATCH_SAMPLES == 47_872
+    assert audio.SEGMENT_SECONDS == pytest.approx(2.992, abs=0)
+    assert audio.segment_start(10) == pytest.approx(29.92, abs=1e-12)
+    start, end = audio.segment_times(100_000)
+    # exact multiples of 2.992 s even far along a very long track: no accumulated drift
+    assert start[99_999] == 99_999 * 47_872 / 16_000
+    assert end[-1] == 100_000 * 2.992
+    np.testing.assert_array_equal(start[1:], end[:-1])
+    assert audio.segment_times(0)[0].shape == (0,)
+    with pytest.raises(ValueError):
+        audio.segment_times(-1)
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_every_format_decodes_to_mono_16k_with_the_right_pitch(tmp_path, kind):
+    path = af.write(tmp_path / f"a.{kind}", seconds=3.0)
+    x = audio.load(path)
+    assert x.dtype == np.float32 and x.ndim == 1
+    assert len(x) == pytest.approx(3.0 * 16_000, abs=0.05 * 16_000)
+    # the tone was 440 Hz left and 660 Hz right: both survive the downmix at their pitch
+    spectrum = np.abs(np.fft.rfft(x[4000:36000] * np.hanning(32000)))
+    freqs = np.fft.rfftfreq(32000, 1 / 16_000)
+    top = sorted(freqs[np.argsort(spectrum)[-2:]])
+    assert top == pytest.approx([440, 660], abs=2)
+
+
+def test_load_equals_librosa_pipeline_mean_then_soxr_hq(tmp_path):
+    """librosa.load(sr=16000): average the channels, then soxr at HQ. We must match it."""
+    rate = 44_100
+    x = af.tone(5.0, rate)
+    path = af.write(tmp_path / "a.flac", x, rate=rate)
+    ours = audio.load(path)
+    with av.open(str(path)) as c:  # what the 16-bit FLAC holds, decoded in one go
+        pcm = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+    pcm = pcm.reshape(-1, 2).T.astype(np.float32) / 32768  # packed s16 -> [2, n]
+    np.testing.assert_allclose(pcm, x, atol=1e-4)
+    reference = soxr.resample(pcm.mean(axis=0), rate, 16_000, quality="HQ")
+    assert ours.shape == reference.shape
+    np.testing.assert_allclose(ours, reference, atol=1e-6)
+
+
+def test_stream_chunks_concatenate_to_load(tmp_path):
+    path = af.write(tmp_path / "a.mp3", seconds=7.3)
+    chunks = list(audio.stream(path, chunk_seconds=1.0))
+    assert all(len(c) == 16_000 for c in chunks[:-1])
+    assert 0 < len(chunks[-1]) <= 16_000
+    np.testing.assert_array_equal(np.concatenate(chunks), audio.load(path))
+
+
+def test_start_and_duration_cut_the_exact_samples(tmp_path):
+    path = af.write(tmp_path / "a.wav", seconds=12.0, rate=16_000)
+    full = audio.load(path)
+    part = audio.load(path, start=audio.segment_start(2), duration=audio.SEGMENT_SECONDS)
+    assert len(part) == audio.PATCH_SAMPLES
+    i = 2 * audio.PATCH_SAMPLES
+    np.testing.assert_allclose(part, full[i : i + audio.PATCH_SAMPLES], atol=1e-6)
+    tail = audio.load(path, start=10.0, duration=5.0)  # asks past the end: gets what there is
+    assert len(tail) == 2 * 16_000
+
+
+def test_start_on_a_resampled_compressed_file_matches_the_full_decode(tmp_path):
+    path = af.write(tmp_path / "a.ogg", seconds=10.0)  # opus at 48 kHz
+    full = audio.load(path)
+    part = audio.load(path, start=4.0, duration=2.0)
+    assert len(part) == 32_000
+    # the resampler's start-up transient differs at the edges; the inside is the same signal
+    np.testing.assert_allclose(part[800:-800], full[64_000 + 800 : 96_000 - 800], atol=1e-3)
+
+
+def test_channels_are_averaged_like_librosa_to_mono(tmp_path):
+    t = af.tone(2.0, 16_000, channels=1)[0]
+    stereo = np.stack([t, -t])  # antiphase: the mean is silence
+    path = af.write(tmp_path / "a.wav", stereo, rate=16_000)
+    assert np.abs(audio.load(path)).max() < 1e-4
+
+
+def test_integer_pcm_is_scaled_to_plus_minus_one(tmp_path):
+    x = af.tone(1.0, 16_000, channels=1, amplitude=0.5)
+    path = af.write(tmp_path / "a.wav", x, rate=16_000)
+    y = audio.load(path)
+    assert np.abs(y).max() == pytest.approx(0.5, abs=1e-3)
+
+
+def test_streaming_memory_stays_bounded_on_a_long_file(tmp_path):
+    """Ten minutes of audio stream through in the memory of a few chunks, not the whole."""
+    x = af.tone(600.0, 16_000, channels=1, amplitude=0.3)
+    path = af.write(tmp_path / "long.flac", x, rate=16_000)
+    del x
+    whole = 600 * 16_000 * 4
+    tracemalloc.start()
+    total = 0
+    for chunk in audio.stream(path, chunk_seconds=5.0):
+        total += len(chunk)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert total == 600 * 16_000
+    assert peak < whole / 10, f"peak {peak / 1e6:.1f} MB while the whole signal is {whole / 1e6} MB"
+
+
+def test_probe_reads_stream_parameters(tmp_path):
+    path = af.write(tmp_path / "a.flac", seconds=4.0, rate=22_050)
+    info = audio.probe(path)
+    assert info.codec == "flac" and info.container == "flac"
+    assert info.sample_rate == 22_050 and info.channels == 2
+    assert info.duration == pytest.approx(4.0, abs=1e-3)
+    assert info.issue is None
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_probe_duration_matches_ffmpegs_decoded_length(tmp_path, kind):
+    path = af.write(tmp_path / f"a.{kind}", seconds=12.5)
+    assert audio.probe(path).duration == pytest.approx(af.decoded_seconds(path), abs=0.1)
+
+
+@pytest.mark.parametrize("kind", ["mp3", "ogg", "flac", "wav", "aiff", "wv"])
+def test_truncated_file_is_flagged_and_measured_to_where_it_stops(tmp_path, kind):
+    path = af.write(tmp_path / f"a.{kind}", seconds=20.0)
+    data = path.read_bytes()
+    cut = tmp_path / f"cut.{kind}"
+    cut.write_bytes(data[: len(data) // 2])
+    info = audio.probe(cut)
+    assert info.issue is not None and info.issue.startswith("truncated")
+    assert info.duration == pytest.approx(10.0, abs=1.0)
+    assert len(audio.load(cut)) == pytest.approx(info.duration * 16_000, rel=0.05)
+
+
+def test_truncated_mp4_cannot_be_read_and_says_so(tmp_path):
+    path = af.write(tmp_path / "a.m4a", seconds=10.0)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # the index (moov atom) is at the end: gone
+    with pytest.raises(audio.AudioError, match="damaged, cut short or not audio"):
+        audio.probe(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file"),
+        (b"this is a shopping list, not a song\n" * 50, "not a readable audio file"),
+        (bytes(range(256)) * 64, "not a readable audio file|no audio stream|no decodable audio"),
+    ],
+)
+def test_not_audio_gives_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "song.mp3"
+    path.write_bytes(content)
+    with pytest.raises(audio.AudioError, match=message):
+        audio.probe(path)
+    with pytest.raises(audio.AudioError, match=message):
+        audio.load(path)
+
+
+def test_an_image_with_an_audio_extension_has_no_audio_stream(tmp_path):
+    path = tmp_path / "cover.flac"
+    with av.open(str(path), "w", format="image2pipe") as c:
+        s = c.add_stream("png", rate=1)
+        s.width = s.height = 16
+        s.pix_fmt = "rgb24"
+        frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24")
+        for p in s.encode(frame):
+            c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    with pytest.raises(audio.AudioError, match="no audio stream|not a readable audio file"):
+        audio.probe(path)
+
+
+def test_missing_file_error(tmp_path):
+    with pytest.raises(audio.AudioError, match="not found"):
+        audio.probe(tmp_path / "gone.mp3")
+
+
+def test_corrupt_packets_in_the_middle_are_skipped_not_fatal(tmp_path, rng, caplog):
+    path = af.write(tmp_path / "a.mp3", seconds=20.0)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 3000] = rng.integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="embedexplore.audio"):
+        x = audio.load(path)
+    # the timeline is kept: the damaged stretch becomes silence or noise, not a shorter track
+    assert len(x) == pytest.approx(20.0 * 16_000, rel=0.02)
+    assert np.isfinite(x).all()
+
+
+def test_bad_arguments_raise_value_errors(tmp_path):
+    path = af.write(tmp_path / "a.wav", seconds=1.0)
+    for kwargs in ({"sample_rate": 0}, {"start": -1.0}, {"duration": -2.0}):
+        with pytest.raises(ValueError):
+            audio.load(path, **kwargs)
