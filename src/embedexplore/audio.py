@@ -224,8 +224,10 @@ def probe(path: str | os.PathLike) -> AudioInfo:
 
         # 2. the end decodes, where the header says it is
         end = None
+        tail_sizes: list[int] = []
         if header_end is not None and header_end > _END_CHECK_S:
-            end = _decoded_end(container, stream, path, seek_to=header_end - _END_CHECK_S)
+            end, tail_sizes = _decoded_end(container, stream, path,
+                                           seek_to=header_end - _END_CHECK_S)
     if end is None or (header_end is not None and end < header_end - _TRUNCATION_TOLERANCE_S):
         # no header length, or the seek landed wrong: walk every packet (demux only, no decoding)
         end = _demuxed_end(path, first_end=_frame_end(first, stream))
@@ -239,6 +241,8 @@ def probe(path: str | os.PathLike) -> AudioInfo:
                     os.fspath(path), duration)
         duration = _counted_seconds(path)
     issue = _container_truncation(path, container_name)
+    if issue is None and codec == "mp3":
+        issue = _mp3_cut_frame(tail_sizes)
     if issue is None and header_end is not None and end < header_end - _TRUNCATION_TOLERANCE_S:
         issue = (f"the header says {header_end - start:.1f} s but the audio ends at "
                  f"{end - start:.1f} s")
@@ -340,17 +344,35 @@ def _ogg_truncation(path) -> str | None:
     return None
 
 
-def _decoded_end(container, stream, path, *, seek_to: float) -> float | None:
-    """End time of the last frame that decodes after seeking to ``seek_to`` seconds."""
+def _mp3_cut_frame(sizes: list[int]) -> str | None:
+    """A constant-bit-rate MP3 whose last frame is shorter than all others was cut mid-frame.
+
+    Such files (no Xing/Info header) state no length: FFmpeg estimates it from the file size, so
+    the length check cannot see the cut, but the frame sizes can.
+    """
+    if len(sizes) < 12:
+        return None
+    body, last = sizes[:-1], sizes[-1]
+    if max(body) - min(body) <= 1 and last < min(body) - 1:
+        return f"the last MP3 frame has {last} of {min(body)} bytes"
+    return None
+
+
+def _decoded_end(container, stream, path, *, seek_to: float) -> tuple[float | None, list[int]]:
+    """End time of the last frame that decodes after seeking to ``seek_to`` seconds, and the
+    sizes of the packets read on the way."""
     cc = stream.codec_context
+    sizes: list[int] = []
     try:
         container.seek(int(seek_to / stream.time_base), stream=stream, backward=True)
         cc.flush_buffers()
     except av.FFmpegError:
-        return None
+        return None, sizes
     end = None
     bad = 0
     for packet in _packets(container, stream, path):
+        if packet.size:
+            sizes.append(packet.size)
         try:
             frames = cc.decode(packet)
         except av.FFmpegError as e:
@@ -363,7 +385,7 @@ def _decoded_end(container, stream, path, *, seek_to: float) -> float | None:
             e = _frame_end(frame, stream)
             if e is not None:
                 end = e if end is None else max(end, e)
-    return end
+    return end, sizes
 
 
 def _demuxed_end(path, *, first_end: float | None) -> float | None:
