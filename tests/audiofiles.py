@@ -23,17 +23,25 @@ FORMATS = {
 }
 
 
-def tone(seconds: float, rate: int, *, freq: float = 440.0, channels: int = 2,
-         amplitude: float = 0.5) -> np.ndarray:
+def tone(
+    seconds: float, rate: int, *, freq: float = 440.0, channels: int = 2, amplitude: float = 0.5
+) -> np.ndarray:
     """A sine ``[channels, n]`` float32; the right channel a fifth above the left."""
-    t = np.arange(int(round(seconds * rate))) / rate
-    rows = [amplitude * np.sin(2 * np.pi * freq * (1.5 if c % 2 else 1.0) * t)
-            for c in range(channels)]
+    t = np.arange(round(seconds * rate)) / rate
+    rows = [
+        amplitude * np.sin(2 * np.pi * freq * (1.5 if c % 2 else 1.0) * t) for c in range(channels)
+    ]
     return np.asarray(rows, dtype=np.float32)
 
 
-def write(path: str | os.PathLike, x: np.ndarray | None = None, *, seconds: float = 2.0,
-          rate: int | None = None, kind: str | None = None) -> Path:
+def write(
+    path: str | os.PathLike,
+    x: np.ndarray | None = None,
+    *,
+    seconds: float = 2.0,
+    rate: int | None = None,
+    kind: str | None = None,
+) -> Path:
     """Encode ``x`` ([channels, n] float32, default a tone) to ``path`` in the format ``kind``
     (default: from the extension)."""
     path = Path(path)
@@ -51,8 +59,9 @@ def write(path: str | os.PathLike, x: np.ndarray | None = None, *, seconds: floa
             stream.codec_context.bit_rate = 128_000
         step = 4096
         for i in range(0, x.shape[1], step):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, i : i + step]),
-                                               format="fltp", layout=layout)
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(x[:, i : i + step]), format="fltp", layout=layout
+            )
             frame.sample_rate = rate
             for packet in stream.encode(frame):
                 container.mux(packet)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import tracemalloc
 
-import audiofiles as af
 import av
 import numpy as np
 import pytest
 import soxr
 
+import audiofiles as af
 from embedexplore import audio
 
 ALL_KINDS = ["mp3", "ogg", "opus", "flac", "m4a", "alac.m4a", "wav", "aiff", "wma", "wv"]
@@ -18,7 +18,7 @@ ALL_KINDS = ["mp3", "ogg", "opus", "flac", "m4a", "alac.m4a", "wav", "aiff", "wm
 
 def test_segment_clock_is_187_frames_of_256_samples_at_16k():
     assert audio.PATCH_SAMPLES == 47_872
-    assert audio.SEGMENT_SECONDS == pytest.approx(2.992, abs=0)
+    assert pytest.approx(2.992, abs=0) == audio.SEGMENT_SECONDS
     assert audio.segment_start(10) == pytest.approx(29.92, abs=1e-12)
     start, end = audio.segment_times(100_000)
     # exact multiples of 2.992 s even far along a very long track: no accumulated drift
@@ -179,7 +179,7 @@ def test_an_image_with_an_audio_extension_has_no_audio_stream(tmp_path):
             c.mux(p)
         for p in s.encode(None):
             c.mux(p)
-    with pytest.raises(audio.AudioError, match="no audio stream|not a readable audio file"):
+    with pytest.raises(audio.AudioError, match=r"no audio stream|not a readable audio file"):
         audio.probe(path)
 
 

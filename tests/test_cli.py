@@ -5,13 +5,19 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import audiofiles as af
 import mutagen
+
+import audiofiles as af
 
 
 def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "embedexplore", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "embedexplore", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_scan_prints_a_summary(tmp_path):

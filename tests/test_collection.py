@@ -10,11 +10,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-import audiofiles as af
 import mutagen
 import pandas as pd
 import pytest
 
+import audiofiles as af
 import embedexplore
 from embedexplore import collection as collection_module
 from embedexplore import scan
@@ -33,11 +33,19 @@ def library(tmp_path) -> Path:
     """A small library: tagged and untagged files in several formats and folders."""
     root = tmp_path / "Music"
     a = af.write(root / "Björk" / "Debut" / "01 Human Behaviour.flac", seconds=3.0)
-    _tag(a, title="Human Behaviour", artist="Björk", album="Debut", genre=["Pop", "Electronic"],
-         date="1993", tracknumber="1")
+    _tag(
+        a,
+        title="Human Behaviour",
+        artist="Björk",
+        album="Debut",
+        genre=["Pop", "Electronic"],
+        date="1993",
+        tracknumber="1",
+    )
     b = af.write(root / "Björk" / "Debut" / "02 Crying.ogg", seconds=2.0)
-    _tag(b, title="Crying", artist="Björk", album="Debut", genre="Pop", date="1993",
-         tracknumber="2")
+    _tag(
+        b, title="Crying", artist="Björk", album="Debut", genre="Pop", date="1993", tracknumber="2"
+    )
     af.write(root / "Unsorted" / "untitled demo.mp3", seconds=1.5)
     af.write(root / "Unsorted" / "voice memo.m4a", seconds=1.0)
     af.write(root / "loose.wav", seconds=1.0, rate=16_000)
@@ -53,9 +61,22 @@ def test_one_row_per_file_with_tags_and_fallbacks(library):
     t = c.tracks
     assert len(t) == 5 and len(c.errors) == 0
     assert t.index.name == "track_id" and t.index.is_unique
-    for column in ("path", "title", "artist", "album", "album_artist", "genre", "year",
-                   "track_number", "duration", "sample_rate", "channels", "codec", "size",
-                   "mtime"):
+    for column in (
+        "path",
+        "title",
+        "artist",
+        "album",
+        "album_artist",
+        "genre",
+        "year",
+        "track_number",
+        "duration",
+        "sample_rate",
+        "channels",
+        "codec",
+        "size",
+        "mtime",
+    ):
         assert column in t.columns
     human = t.loc[t["title"] == "Human Behaviour"].iloc[0]
     assert human["artist"] == "Björk" and human["album"] == "Debut"
@@ -86,10 +107,17 @@ def test_track_ids_are_stable_across_runs_and_machines(library, tmp_path):
     assert human == hashlib.sha1("Björk/Debut/01 Human Behaviour.flac".encode()).hexdigest()[:16]
     # and in a fresh interpreter, with hash randomisation, the same
     out = subprocess.run(
-        [sys.executable, "-c",
-         "import embedexplore,sys; print(sorted(embedexplore.scan(sys.argv[1], cache=False, "
-         "progress=False).tracks.index))", str(library)],
-        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "123"},
+        [
+            sys.executable,
+            "-c",
+            "import embedexplore,sys; print(sorted(embedexplore.scan(sys.argv[1], cache=False, "
+            "progress=False).tracks.index))",
+            str(library),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "123"},
     )
     assert out.stdout.strip() == str(sorted(first.index))
 
@@ -111,8 +139,9 @@ def test_bad_files_are_reported_and_never_hide_the_others(library):
     good.write_bytes(data[: len(data) // 2])
     broken_tags = af.write(bad / "broken tags.mp3", seconds=1.0)
     body = b"\x00" * 20
-    broken_tags.write_bytes(b"ID3\x05\x00\x00" + bytes([0, 0, 0, len(body)]) + body
-                            + broken_tags.read_bytes())
+    broken_tags.write_bytes(
+        b"ID3\x05\x00\x00" + bytes([0, 0, 0, len(body)]) + body + broken_tags.read_bytes()
+    )
     m4a = af.write(bad / "cut.m4a", seconds=5.0)
     m4a.write_bytes(m4a.read_bytes()[:3000])
     with zipfile.ZipFile(bad / "soundtrack.zip", "w") as z:
@@ -122,7 +151,8 @@ def test_bad_files_are_reported_and_never_hide_the_others(library):
     reasons = {Path(p).name: (r, i) for p, r, i in c.errors.itertuples(index=False)}
     assert reasons["empty.mp3"] == ("empty file (0 bytes)", False)
     assert reasons["notes.flac"][0] in ("no decodable audio at the start of the file",) or (
-        "not a readable audio file" in reasons["notes.flac"][0])
+        "not a readable audio file" in reasons["notes.flac"][0]
+    )
     assert reasons["cut.mp3"][0].startswith("truncated") and reasons["cut.mp3"][1]
     assert "unreadable tags" in reasons["broken tags.mp3"][0] and reasons["broken tags.mp3"][1]
     assert "not a readable audio file" in reasons["cut.m4a"][0]
@@ -131,7 +161,8 @@ def test_bad_files_are_reported_and_never_hide_the_others(library):
     # the five good files, the truncated one (usable up to its end) and the one with broken tags
     assert len(c.tracks) == 7 and {"cut.mp3", "broken tags.mp3"} <= names
     assert c.tracks.loc[c.tracks["path"].str.endswith("broken tags.mp3"), "title"].item() == (
-        "broken tags")
+        "broken tags"
+    )
     assert list(c.errors.columns) == ["path", "reason", "indexed"]
 
 
@@ -162,7 +193,9 @@ def test_unreadable_permissions_are_reported(tmp_path):
                 os.setgid(65534)
                 os.setuid(65534)
                 c = scan(root, cache=False, progress=False)
-                os.write(write_end, json.dumps([len(c.tracks), c.errors.to_dict("records")]).encode())
+                os.write(
+                    write_end, json.dumps([len(c.tracks), c.errors.to_dict("records")]).encode()
+                )
             finally:
                 os._exit(0)
         os.close(write_end)

@@ -36,8 +36,12 @@ def test_demo_is_tagged_as_planned_in_several_formats(demo_folder):
         if t.artist is None:
             assert row.title == "field recording 3" and row.artist != row.artist  # NaN
         else:
-            assert (row.title, row.artist, row.album, row.year) == (t.title, t.artist, t.album,
-                                                                    t.year)
+            assert (row.title, row.artist, row.album, row.year) == (
+                t.title,
+                t.artist,
+                t.album,
+                t.year,
+            )
             assert row.genre == list(t.genre)
     assert c.tracks["artist"].nunique() == 5
 

@@ -10,11 +10,11 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import audiofiles as af
 import numpy as np
 import pytest
-from conftest import real_music
 
+import audiofiles as af
+from conftest import real_music
 from embedexplore import audio, scan
 
 pytestmark = pytest.mark.realmusic
@@ -80,7 +80,10 @@ def test_asc_mp3():
     folder = real_music("asc-music")
     c = scan(folder, progress=False)
     assert sorted(Path(p).name for p in c.tracks["path"]) == [
-        "frontiers.mp3", "machine_wars.mp3", "time_to_strike.mp3"]
+        "frontiers.mp3",
+        "machine_wars.mp3",
+        "time_to_strike.mp3",
+    ]
     assert set(c.tracks["codec"]) == {"mp3"}
     _check_durations(c)
 
@@ -115,7 +118,7 @@ def test_bad_files_among_real_music(tmp_path):
     mp3 = real_music("asc-music") / "frontiers.mp3"
     (lib / "cut.mp3").write_bytes(mp3.read_bytes()[:200_000])
     c = scan(lib, progress=False)
-    by_name = {Path(p).name: r for p, r in zip(c.errors["path"], c.errors["reason"])}
+    by_name = {Path(p).name: r for p, r in zip(c.errors["path"], c.errors["reason"], strict=False)}
     assert set(by_name) == {"half downloaded.ogg", "zero.ogg", "readme.mp3", "cut.mp3"}
     assert by_name["half downloaded.ogg"].startswith("truncated")
     assert by_name["zero.ogg"] == "empty file (0 bytes)"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import struct
 
-import audiofiles as af
 import mutagen
 import pytest
 from mutagen.apev2 import APEv2
@@ -12,6 +11,7 @@ from mutagen.asf import ASF
 from mutagen.id3 import ID3, TALB, TCON, TDRC, TIT2, TPE1, TPE2, TRCK, TYER
 from mutagen.mp4 import MP4
 
+import audiofiles as af
 from embedexplore.tags import TagError, read_tags
 
 EXPECTED = {
@@ -57,7 +57,11 @@ def _tag_vorbis(path):
 
 def _tag_mp4(path):
     f = MP4(path)
-    f["\xa9nam"], f["\xa9ART"], f["\xa9alb"] = EXPECTED["title"], EXPECTED["artist"], EXPECTED["album"]
+    f["\xa9nam"], f["\xa9ART"], f["\xa9alb"] = (
+        EXPECTED["title"],
+        EXPECTED["artist"],
+        EXPECTED["album"],
+    )
     f["aART"], f["\xa9gen"] = EXPECTED["album_artist"], ["Folk", "Rock"]
     f["\xa9day"], f["trkn"] = "1998", [(3, 12)]
     f.save()
@@ -68,7 +72,10 @@ def _tag_ape(path):
     if f.tags is None:
         f.add_tags()
     f.tags["Title"], f.tags["Artist"], f.tags["Album"] = (
-        EXPECTED["title"], EXPECTED["artist"], EXPECTED["album"])
+        EXPECTED["title"],
+        EXPECTED["artist"],
+        EXPECTED["album"],
+    )
     f.tags["Album Artist"], f.tags["Genre"] = EXPECTED["album_artist"], ["Folk", "Rock"]
     f.tags["Year"], f.tags["Track"] = "1998", "3/12"
     f.save()
@@ -76,7 +83,11 @@ def _tag_ape(path):
 
 def _tag_asf(path):
     f = ASF(path)
-    f["Title"], f["Author"], f["WM/AlbumTitle"] = EXPECTED["title"], EXPECTED["artist"], EXPECTED["album"]
+    f["Title"], f["Author"], f["WM/AlbumTitle"] = (
+        EXPECTED["title"],
+        EXPECTED["artist"],
+        EXPECTED["album"],
+    )
     f["WM/AlbumArtist"], f["WM/Genre"] = EXPECTED["album_artist"], ["Folk", "Rock"]
     f["WM/Year"], f["WM/TrackNumber"] = "1998", "3"
     f.save()
@@ -97,8 +108,19 @@ def _tag_asf(path):
         ("wv", _tag_ape),
         ("wma", _tag_asf),
     ],
-    ids=["id3v24", "id3v23", "wav-id3", "aiff-id3", "ogg", "opus", "flac", "m4a", "alac", "ape",
-         "asf"],
+    ids=[
+        "id3v24",
+        "id3v23",
+        "wav-id3",
+        "aiff-id3",
+        "ogg",
+        "opus",
+        "flac",
+        "m4a",
+        "alac",
+        "ape",
+        "asf",
+    ],
 )
 def test_each_scheme_maps_to_the_same_fields(tmp_path, kind, tagger):
     path = af.write(tmp_path / f"a.{kind}", seconds=1.0)
@@ -128,8 +150,15 @@ def test_untagged_file_gives_empty_fields_not_someone_elses(tmp_path):
     bare = af.write(tmp_path / "bare.flac", seconds=1.0)
     read_tags(tagged)
     got = read_tags(bare)
-    assert got == {"title": None, "artist": None, "album": None, "album_artist": None,
-                   "genre": [], "year": None, "track_number": None}
+    assert got == {
+        "title": None,
+        "artist": None,
+        "album": None,
+        "album_artist": None,
+        "genre": [],
+        "year": None,
+        "track_number": None,
+    }
 
 
 def test_several_values_and_separators(tmp_path):

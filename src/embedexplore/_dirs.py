@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def user_cache_dir() -> Path:
-    """``$EMBEDEXPLORE_CACHE``, else ``$XDG_CACHE_HOME/embedexplore``, else ``~/.cache/embedexplore``."""
+    """``$EMBEDEXPLORE_CACHE``, else ``$XDG_CACHE_HOME/embedexplore``, else ``~/.cache/...``."""
     explicit = os.environ.get("EMBEDEXPLORE_CACHE")
     if explicit:
         return Path(explicit).expanduser()

@@ -1,4 +1,4 @@
-"""Audio for the models: decoding to mono float32 at 16 kHz, streamed in chunks, and the segment clock.
+"""Audio for the models: mono float32 at 16 kHz, decoded in streamed chunks; the segment clock.
 
 Decoding uses PyAV (FFmpeg bundled in the wheel: mp3, ogg vorbis, opus, flac, m4a/aac/alac, wav,
 aiff, wma with no system package). Resampling uses soxr at its "HQ" quality, the very resampler and
@@ -24,18 +24,18 @@ import numpy as np
 import soxr
 
 __all__ = [
-    "SAMPLE_RATE",
     "HOP_LENGTH",
     "PATCH_FRAMES",
     "PATCH_SAMPLES",
+    "SAMPLE_RATE",
     "SEGMENT_SECONDS",
     "AudioError",
     "AudioInfo",
-    "probe",
-    "stream",
     "load",
+    "probe",
     "segment_start",
     "segment_times",
+    "stream",
 ]
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class AudioInfo:
 
 
 def segment_start(k):
-    """Start time in seconds of segment ``k`` (an int or an integer array): ``k * 187 * 256 / 16000``."""
+    """Start time in seconds of segment ``k`` (int or integer array): ``k * 187 * 256 / 16000``."""
     return k * PATCH_SAMPLES / SAMPLE_RATE
 
 
@@ -226,8 +226,9 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         end = None
         tail_sizes: list[int] = []
         if header_end is not None and header_end > _END_CHECK_S:
-            end, tail_sizes = _decoded_end(container, stream, path,
-                                           seek_to=header_end - _END_CHECK_S)
+            end, tail_sizes = _decoded_end(
+                container, stream, path, seek_to=header_end - _END_CHECK_S
+            )
     if end is None or (header_end is not None and end < header_end - _TRUNCATION_TOLERANCE_S):
         # no header length, or the seek landed wrong: walk every packet (demux only, no decoding)
         end = _demuxed_end(path, first_end=_frame_end(first, stream))
@@ -237,24 +238,41 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     if not _plausible(codec, duration, os.path.getsize(path)):
         # timestamps that cannot be right for this codec (seen with FFmpeg's experimental Vorbis
         # encoder, whose files state 2 s for 36 s of audio): count the samples instead
-        logger.info("%s: implausible duration %.1f s from timestamps; decoding to measure",
-                    os.fspath(path), duration)
+        logger.info(
+            "%s: implausible duration %.1f s from timestamps; decoding to measure",
+            os.fspath(path),
+            duration,
+        )
         duration = _counted_seconds(path)
     issue = _container_truncation(path, container_name)
     if issue is None and codec == "mp3":
         issue = _mp3_cut_frame(tail_sizes)
     if issue is None and header_end is not None and end < header_end - _TRUNCATION_TOLERANCE_S:
-        issue = (f"the header says {header_end - start:.1f} s but the audio ends at "
-                 f"{end - start:.1f} s")
+        issue = (
+            f"the header says {header_end - start:.1f} s but the audio ends at {end - start:.1f} s"
+        )
     if issue is not None:
         issue = f"truncated: {issue}; indexed up to where it stops (copy the file again?)"
-    return AudioInfo(duration=duration, sample_rate=sample_rate, channels=int(channels),
-                     codec=codec, container=container_name, bit_rate=bit_rate, issue=issue)
+    return AudioInfo(
+        duration=duration,
+        sample_rate=sample_rate,
+        channels=int(channels),
+        codec=codec,
+        container=container_name,
+        bit_rate=bit_rate,
+        issue=issue,
+    )
 
 
 #: Lossy codecs and the bit rates (bit/s, all channels) their files plausibly average.
-_LOSSY_RATES = {"mp3": (8e3, 640e3), "vorbis": (8e3, 1.0e6), "opus": (5e3, 1.0e6),
-                "aac": (8e3, 1.6e6), "wmav2": (8e3, 640e3), "mp2": (8e3, 640e3)}
+_LOSSY_RATES = {
+    "mp3": (8e3, 640e3),
+    "vorbis": (8e3, 1.0e6),
+    "opus": (5e3, 1.0e6),
+    "aac": (8e3, 1.6e6),
+    "wmav2": (8e3, 640e3),
+    "mp2": (8e3, 640e3),
+}
 
 
 def _plausible(codec: str, duration: float, size: int) -> bool:
@@ -492,12 +510,12 @@ def stream(
         raise ValueError(f"start must be >= 0, got {start}")
     if duration is not None and duration < 0:
         raise ValueError(f"duration must be >= 0 or None, got {duration}")
-    chunk = max(1, int(round(chunk_seconds * sample_rate)))
-    wanted = None if duration is None else int(round(duration * sample_rate))
+    chunk = max(1, round(chunk_seconds * sample_rate))
+    wanted = None if duration is None else round(duration * sample_rate)
     # decode from a little before `start`, so that the decoder (Opus and AAC need pre-roll after a
     # seek) and the resampler have settled by `start`; then drop the samples before it
     from_ = max(0.0, start - _PREROLL_S)
-    skip = int(round((start - from_) * sample_rate))
+    skip = round((start - from_) * sample_rate)
     pending: list[np.ndarray] = []
     n_pending = 0
     emitted = 0
@@ -532,8 +550,10 @@ def _resampled(path, *, sample_rate: int, start: float) -> Iterator[np.ndarray]:
             if resampler is not None:
                 yield resampler.resample_chunk(np.zeros(0, np.float32), last=True)
             resampler_rate = rate
-            resampler = None if rate == sample_rate else soxr.ResampleStream(
-                rate, sample_rate, 1, dtype="float32", quality="HQ"
+            resampler = (
+                None
+                if rate == sample_rate
+                else soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
             )
         yield block if resampler is None else resampler.resample_chunk(block, last=False)
     if resampler is not None:
@@ -587,7 +607,7 @@ def _decoded(path, *, start: float) -> Iterator[tuple[int, np.ndarray]]:
 def _packet_samples(packet: av.Packet, rate: int | None) -> int:
     if not rate or not packet.duration or packet.time_base is None:
         return 0
-    return int(round(float(packet.duration * packet.time_base) * rate))
+    return round(float(packet.duration * packet.time_base) * rate)
 
 
 def _trim_before(frame: av.AudioFrame, t: float, stream_) -> av.AudioFrame | None:
@@ -596,7 +616,7 @@ def _trim_before(frame: av.AudioFrame, t: float, stream_) -> av.AudioFrame | Non
         return frame
     tb = frame.time_base or stream_.time_base
     t0 = Fraction(frame.pts) * Fraction(tb)
-    skip = int(round((Fraction(t).limit_denominator(10**9) - t0) * frame.sample_rate))
+    skip = round((Fraction(t).limit_denominator(10**9) - t0) * frame.sample_rate)
     if skip <= 0:
         return frame
     if skip >= frame.samples:
@@ -606,9 +626,10 @@ def _trim_before(frame: av.AudioFrame, t: float, stream_) -> av.AudioFrame | Non
     if frame.format.is_planar:
         x = x[:, skip:]
     else:
-        x = x[:, skip * len(frame.layout.channels):]
-    tail = av.AudioFrame.from_ndarray(np.ascontiguousarray(x), format=frame.format.name,
-                                      layout=frame.layout.name)
+        x = x[:, skip * len(frame.layout.channels) :]
+    tail = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(x), format=frame.format.name, layout=frame.layout.name
+    )
     tail.sample_rate = frame.sample_rate
     return tail
 
@@ -628,8 +649,9 @@ def load(
     -------
     np.ndarray [shape=(n,)], float32
     """
-    chunks = list(stream(path, sample_rate=sample_rate, start=start, duration=duration,
-                         chunk_seconds=600.0))
+    chunks = list(
+        stream(path, sample_rate=sample_rate, start=start, duration=duration, chunk_seconds=600.0)
+    )
     if not chunks:
         return np.zeros(0, np.float32)
     return np.concatenate(chunks) if len(chunks) > 1 else chunks[0]

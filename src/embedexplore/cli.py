@@ -1,7 +1,7 @@
 """The ``embedexplore`` command: index a music folder, write the demo collection.
 
-    embedexplore scan ~/Music             # summary: tracks, duration, formats, errors
-    embedexplore demo                     # write (or find) the demo collection and scan it
+embedexplore scan ~/Music             # summary: tracks, duration, formats, errors
+embedexplore demo                     # write (or find) the demo collection and scan it
 """
 
 from __future__ import annotations
@@ -29,13 +29,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_scan.add_argument("--csv", metavar="FILE", help="also write the tracks table to a CSV file")
 
     p_demo = sub.add_parser("demo", help="write the offline demo collection and scan it")
-    p_demo.add_argument("--path", metavar="DIR",
-                        help="folder to write it to (default: in the user cache)")
+    p_demo.add_argument(
+        "--path", metavar="DIR", help="folder to write it to (default: in the user cache)"
+    )
     _scan_options(p_demo)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         if args.command == "scan":
             return _scan(args, args.paths)

@@ -162,8 +162,10 @@ class Collection:
             formats = t["codec"].value_counts()
             lines.append("formats: " + ", ".join(f"{c} {n}" for c, n in formats.items()))
             n_artists = t["artist"].nunique()
-            lines.append(f"artists: {n_artists}, albums: {t['album'].nunique()}, "
-                         f"untagged (no artist): {int(t['artist'].isna().sum())}")
+            lines.append(
+                f"artists: {n_artists}, albums: {t['album'].nunique()}, "
+                f"untagged (no artist): {int(t['artist'].isna().sum())}"
+            )
         if len(self.errors):
             skipped = int((~self.errors["indexed"]).sum())
             lines.append(f"errors: {len(self.errors)} files ({skipped} not indexed)")
@@ -175,8 +177,10 @@ class Collection:
             lines.append("errors: none")
         if self.stats is not None:
             s = self.stats
-            lines.append(f"scan: {s.found} files, {s.read} read, {s.cached} from cache, "
-                         f"{s.removed} gone since last scan, {s.seconds:.2f} s")
+            lines.append(
+                f"scan: {s.found} files, {s.read} read, {s.cached} from cache, "
+                f"{s.removed} gone since last scan, {s.seconds:.2f} s"
+            )
         return "\n".join(lines)
 
 
@@ -212,8 +216,10 @@ def scan(
     """
     started = time.perf_counter()
     roots = _roots(paths)
-    exts = AUDIO_EXTENSIONS if extensions is None else frozenset(
-        e.lower() if e.startswith(".") else "." + e.lower() for e in extensions
+    exts = (
+        AUDIO_EXTENSIONS
+        if extensions is None
+        else frozenset(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
     )
     if workers is None:
         workers = min(8, os.cpu_count() or 1)
@@ -229,14 +235,19 @@ def scan(
         errors.extend(walk_errors)
         store = None
         if cache is not False:
-            store = ScanCache(root.parent if root.is_file() else root,
-                              None if cache is True else Path(cache))
+            store = ScanCache(
+                root.parent if root.is_file() else root, None if cache is True else Path(cache)
+            )
         old = store.load() if store is not None else {}
         entries: dict[str, dict[str, Any]] = {}
         to_read: list[tuple[str, int, int]] = []
         for path, st_size, st_mtime_ns in files:
             hit = old.get(path)
-            if hit is not None and hit.get("size") == st_size and hit.get("mtime_ns") == st_mtime_ns:
+            if (
+                hit is not None
+                and hit.get("size") == st_size
+                and hit.get("mtime_ns") == st_mtime_ns
+            ):
                 entries[path] = hit
             else:
                 to_read.append((path, st_size, st_mtime_ns))
@@ -265,8 +276,13 @@ def scan(
     errors_df = pd.DataFrame(errors, columns=list(ERROR_COLUMNS)).astype(
         {"path": "str", "reason": "str", "indexed": "bool"}
     )
-    stats = ScanStats(found=found, read=read, cached=cached, removed=removed,
-                      seconds=time.perf_counter() - started)
+    stats = ScanStats(
+        found=found,
+        read=read,
+        cached=cached,
+        removed=removed,
+        seconds=time.perf_counter() - started,
+    )
     logger.info("scan: %s", stats)
     return Collection(tracks=tracks, errors=errors_df, roots=tuple(roots), stats=stats)
 
@@ -300,8 +316,11 @@ def read_file(path: str) -> dict[str, Any]:
     except tags.TagError as e:
         record.update({k: None for k in tags.FIELDS}, genre=[], tags_error=str(e))
     except Exception as e:  # noqa: BLE001 - same reason as above; the audio is still usable
-        record.update({k: None for k in tags.FIELDS}, genre=[],
-                      tags_error=f"unreadable tags ({type(e).__name__}: {e})")
+        record.update(
+            {k: None for k in tags.FIELDS},
+            genre=[],
+            tags_error=f"unreadable tags ({type(e).__name__}: {e})",
+        )
     return record
 
 
@@ -332,16 +351,26 @@ def _walk(root: Path, exts: frozenset[str]) -> tuple[list[tuple[str, int, int]],
         if name.startswith("."):
             return
         if ext in ARCHIVE_EXTENSIONS and ext not in exts:
-            errors.append({"path": path, "indexed": False,
-                           "reason": f"archive ({ext}): extract its audio to a folder to scan it"})
+            errors.append(
+                {
+                    "path": path,
+                    "indexed": False,
+                    "reason": f"archive ({ext}): extract its audio to a folder to scan it",
+                }
+            )
             return
         if ext not in exts:
             return
         try:
             st = os.stat(path)
         except OSError as e:
-            errors.append({"path": path, "indexed": False,
-                           "reason": f"cannot access the file: {e.strerror or e}"})
+            errors.append(
+                {
+                    "path": path,
+                    "indexed": False,
+                    "reason": f"cannot access the file: {e.strerror or e}",
+                }
+            )
             return
         found.append((path, st.st_size, st.st_mtime_ns))
 
@@ -350,8 +379,13 @@ def _walk(root: Path, exts: frozenset[str]) -> tuple[list[tuple[str, int, int]],
         return found, errors
 
     def onerror(e: OSError) -> None:
-        errors.append({"path": e.filename or os.fspath(root), "indexed": False,
-                       "reason": f"cannot list the folder: {e.strerror or e}"})
+        errors.append(
+            {
+                "path": e.filename or os.fspath(root),
+                "indexed": False,
+                "reason": f"cannot list the folder: {e.strerror or e}",
+            }
+        )
 
     for folder, dirs, files in os.walk(root, onerror=onerror):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -365,8 +399,14 @@ def _read_all(to_read, entries, store, *, workers: int, progress: bool, root: Pa
     """Read ``to_read`` files into ``entries``, saving the cache now and then along the way."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(to_read), unit="file", desc=f"scanning {root.name or root}",
-               disable=not progress, leave=False, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(to_read),
+        unit="file",
+        desc=f"scanning {root.name or root}",
+        disable=not progress,
+        leave=False,
+        dynamic_ncols=True,
+    )
     last_save = time.monotonic()
     since_save = 0
 
@@ -388,7 +428,9 @@ def _read_all(to_read, entries, store, *, workers: int, progress: bool, root: Pa
                 done(item, read_file(item[0]))
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan") as pool:
-                for item, record in zip(to_read, pool.map(read_file, [i[0] for i in to_read])):
+                for item, record in zip(
+                    to_read, pool.map(read_file, [i[0] for i in to_read]), strict=False
+                ):
                     done(item, record)
     finally:
         bar.close()
@@ -411,8 +453,9 @@ def _unique_id(base: Path, path: str, seen: dict[str, str]) -> str:
         # the same relative path under two scanned roots: qualify it with the root's name
         key = f"{base.name}/{key}"
         tid = _track_id(key)
-        logger.warning("%s has the same relative path as %s; its id uses %r", path, seen.get(tid),
-                       key)
+        logger.warning(
+            "%s has the same relative path as %s; its id uses %r", path, seen.get(tid), key
+        )
     seen[tid] = path
     return tid
 
@@ -447,12 +490,24 @@ def _row(track_id: str, path: str, size: int, mtime_ns: int, r: dict[str, Any]) 
 
 def _tracks_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["track_id", *TRACK_COLUMNS])
-    df = df.astype({
-        "path": "str", "title": "str", "artist": "str", "album": "str", "album_artist": "str",
-        "year": "Int64", "track_number": "Int64", "duration": "float64",
-        "sample_rate": "int64", "channels": "int64", "codec": "str", "container": "str",
-        "bit_rate": "Int64", "size": "int64",
-    })
+    df = df.astype(
+        {
+            "path": "str",
+            "title": "str",
+            "artist": "str",
+            "album": "str",
+            "album_artist": "str",
+            "year": "Int64",
+            "track_number": "Int64",
+            "duration": "float64",
+            "sample_rate": "int64",
+            "channels": "int64",
+            "codec": "str",
+            "container": "str",
+            "bit_rate": "Int64",
+            "size": "int64",
+        }
+    )
     df["mtime"] = pd.to_datetime(df["mtime"].astype("int64"), unit="ns", utc=True)
     df["genre"] = df["genre"].astype(object)
     return df.set_index("track_id")
@@ -469,7 +524,7 @@ def _in_set(column: pd.Series, wanted: set[str]) -> pd.Series:
 
 
 def _hms(seconds: float) -> str:
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 

@@ -51,14 +51,38 @@ _FORMATS = {
 
 _TITLES = {
     "beats": ["Pulse Grid", "Voltage", "Night Shift", "Concrete Loop", "Signal Path", "Strobe"],
-    "piano": ["Étude in Grey", "Morning Room", "Letters", "Nocturne for Ana", "Rain Study",
-              "Small Hours"],
-    "strings": ["Long Shadows", "Horizon Line", "Slow Tide", "Cathedral Air", "Winter Light",
-                "Afterglow"],
-    "guitar": ["Iron Static", "Overdrive Sermon", "Riff Engine", "Feedback Choir", "Amp Ritual",
-               "Fuzz Storm"],
-    "noise": ["Pressure Front", "Low Cloud", "Static Rain", "Wind Tunnel", "Dust Field",
-              "Ionosphere"],
+    "piano": [
+        "Étude in Grey",
+        "Morning Room",
+        "Letters",
+        "Nocturne for Ana",
+        "Rain Study",
+        "Small Hours",
+    ],
+    "strings": [
+        "Long Shadows",
+        "Horizon Line",
+        "Slow Tide",
+        "Cathedral Air",
+        "Winter Light",
+        "Afterglow",
+    ],
+    "guitar": [
+        "Iron Static",
+        "Overdrive Sermon",
+        "Riff Engine",
+        "Feedback Choir",
+        "Amp Ritual",
+        "Fuzz Storm",
+    ],
+    "noise": [
+        "Pressure Front",
+        "Low Cloud",
+        "Static Rain",
+        "Wind Tunnel",
+        "Dust Field",
+        "Ionosphere",
+    ],
 }
 
 
@@ -93,12 +117,21 @@ def demo_tracks() -> list[DemoTrack]:
             tagged = not (style == "noise" and i == 5)  # one file without tags, as in real life
             folder = f"{artist}/{album}" if tagged else "Unsorted"
             name = f"{i + 1:02d} {title}.{fmt}" if tagged else f"field recording 3.{fmt}"
-            tracks.append(DemoTrack(
-                style=style, number=i + 1, title=title if tagged else None,
-                artist=artist if tagged else None, album=album if tagged else None,
-                genre=tuple(genres) if tagged else (), year=year if tagged else None,
-                seconds=seconds, format=fmt, relpath=f"{folder}/{name}", seed=1000 * s + i,
-            ))
+            tracks.append(
+                DemoTrack(
+                    style=style,
+                    number=i + 1,
+                    title=title if tagged else None,
+                    artist=artist if tagged else None,
+                    album=album if tagged else None,
+                    genre=tuple(genres) if tagged else (),
+                    year=year if tagged else None,
+                    seconds=seconds,
+                    format=fmt,
+                    relpath=f"{folder}/{name}",
+                    seed=1000 * s + i,
+                )
+            )
     return tracks
 
 
@@ -118,7 +151,9 @@ def demo(path: str | os.PathLike | None = None, *, progress: bool = True) -> Pat
     Path
         The folder holding the collection.
     """
-    target = Path(path).expanduser() if path is not None else user_cache_dir() / f"demo-v{DEMO_VERSION}"
+    target = (
+        Path(path).expanduser() if path is not None else user_cache_dir() / f"demo-v{DEMO_VERSION}"
+    )
     target = target.absolute()
     if _is_complete(target):
         return target
@@ -141,10 +176,16 @@ def demo(path: str | os.PathLike | None = None, *, progress: bool = True) -> Pat
         plan = demo_tracks()
         # tracks are independent and deterministic each: render and encode them on all cores
         # (numpy, scipy and FFmpeg do their work outside Python's lock)
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool, tqdm(
-            total=len(plan), desc="writing demo collection", unit="track", disable=not progress,
-            leave=False,
-        ) as bar:
+        with (
+            ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
+            tqdm(
+                total=len(plan),
+                desc="writing demo collection",
+                unit="track",
+                disable=not progress,
+                leave=False,
+            ) as bar,
+        ):
             for _ in pool.map(lambda t: _write_track(staging, t), plan):
                 bar.update(1)
         (staging / _MARKER).write_text(json.dumps({"version": DEMO_VERSION, "tracks": len(plan)}))
@@ -178,15 +219,17 @@ def _write_track(root: Path, track: DemoTrack) -> Path:
 
 def _encode(path: Path, x: np.ndarray, rate: int, container_format: str, codec: str) -> None:
     """Encode stereo float32 ``x`` [2, n]; bit-exact mode keeps the output deterministic."""
-    with av.open(os.fspath(path), "w", format=container_format,
-                 options={"fflags": "+bitexact"}) as container:
+    with av.open(
+        os.fspath(path), "w", format=container_format, options={"fflags": "+bitexact"}
+    ) as container:
         stream = container.add_stream(codec, rate=rate, layout="stereo")
         if codec in ("libmp3lame", "aac", "libopus"):
             stream.codec_context.bit_rate = 128_000
         step = 4096
         for i in range(0, x.shape[1], step):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, i : i + step]),
-                                               format="fltp", layout="stereo")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(x[:, i : i + step]), format="fltp", layout="stereo"
+            )
             frame.sample_rate = rate
             for packet in stream.encode(frame):
                 container.mux(packet)

@@ -19,7 +19,7 @@ from typing import Any
 from ._atomic import atomic_write
 from ._dirs import user_cache_dir
 
-__all__ = ["ScanCache", "FORMAT_VERSION"]
+__all__ = ["FORMAT_VERSION", "ScanCache"]
 
 logger = logging.getLogger(__name__)
 

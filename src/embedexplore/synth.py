@@ -28,7 +28,7 @@ def _env(n: int, sr: int, attack: float, decay: float) -> np.ndarray:
 
 
 def _place(buf: np.ndarray, sound: np.ndarray, at: float, sr: int, pan: float = 0.0) -> None:
-    """Mix a mono ``sound`` into the stereo ``buf`` at ``at`` seconds, panned (-1 left .. 1 right)."""
+    """Mix mono ``sound`` into stereo ``buf`` at ``at`` seconds, panned (-1 left .. 1 right)."""
     i = int(at * sr)
     if i >= buf.shape[1]:
         return
@@ -56,8 +56,9 @@ def _kick(sr: int, rng) -> np.ndarray:
 def _snare(sr: int, rng) -> np.ndarray:
     n = int(0.25 * sr)
     t = np.arange(n) / sr
-    noise = signal.sosfilt(_sos("bandpass", (1200, min(7000, 0.45 * sr)), sr, 2),
-                           rng.standard_normal(n))
+    noise = signal.sosfilt(
+        _sos("bandpass", (1200, min(7000, 0.45 * sr)), sr, 2), rng.standard_normal(n)
+    )
     return 0.7 * noise * np.exp(-t / 0.07) + 0.5 * np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.05)
 
 
@@ -88,8 +89,10 @@ def _piano(note: float, dur: float, sr: int, rng) -> np.ndarray:
         fk = f0 * k * np.sqrt(1 + inharm * k * k)
         if fk > 0.45 * sr:
             break
-        x += (k ** -1.3) * np.sin(2 * np.pi * fk * t + rng.uniform(0, 2 * np.pi)) * np.exp(
-            -t * (0.6 + 0.9 * k) * (f0 / 261.6) ** 0.3
+        x += (
+            (k**-1.3)
+            * np.sin(2 * np.pi * fk * t + rng.uniform(0, 2 * np.pi))
+            * np.exp(-t * (0.6 + 0.9 * k) * (f0 / 261.6) ** 0.3)
         )
     click = rng.standard_normal(min(n, int(0.004 * sr))) * 0.08
     x[: click.size] += click
@@ -114,7 +117,7 @@ def _pad(notes: list[float], dur: float, sr: int, rng) -> np.ndarray:
 def _pluck(note: float, dur: float, sr: int, rng, damping: float = 0.996) -> np.ndarray:
     """Karplus-Strong plucked string, as one recursive filter over a noise burst."""
     n = int(dur * sr)
-    period = max(2, int(round(sr / _midi_hz(note))))
+    period = max(2, round(sr / _midi_hz(note)))
     excite = np.zeros(n)
     excite[:period] = rng.uniform(-1, 1, period)
     a = np.zeros(period + 2)
@@ -126,7 +129,9 @@ def _pluck(note: float, dur: float, sr: int, rng, damping: float = 0.996) -> np.
 def _guitar_chord(root: float, dur: float, sr: int, rng, muted: bool) -> np.ndarray:
     x = sum(_pluck(root + i, dur, sr, rng, 0.985 if muted else 0.997) for i in (0, 7, 12))
     x = np.tanh(6.0 * x)  # overdrive
-    return signal.sosfilt(_sos("lowpass", 3500, sr, 2), x) * _env(x.size, sr, 0.002, 0.15 if muted else 1.2)
+    return signal.sosfilt(_sos("lowpass", 3500, sr, 2), x) * _env(
+        x.size, sr, 0.002, 0.15 if muted else 1.2
+    )
 
 
 # ---- styles --------------------------------------------------------------------------------
@@ -208,7 +213,7 @@ def _guitar(sr, dur, rng) -> np.ndarray:
     memo: dict = {}
 
     def chord(note, muted):
-        # each distinct chord is plucked once per track and reused: same riff, a fraction of the cost
+        # each distinct chord is plucked once per track and reused: same riff, far less work
         if (note, muted) not in memo:
             memo[note, muted] = 0.5 * _guitar_chord(note, beat / 2, sr, rng, muted=muted)
         return memo[note, muted]
@@ -231,13 +236,18 @@ def _ambient(sr, dur, rng) -> np.ndarray:
     buf = np.zeros((2, n))
     for _ in range(4):
         centre = rng.uniform(200, min(5000, 0.4 * sr))
-        band = signal.sosfilt(_sos("bandpass", (centre / 1.3, centre * 1.3), sr, 2),
-                              rng.standard_normal(n))
+        band = signal.sosfilt(
+            _sos("bandpass", (centre / 1.3, centre * 1.3), sr, 2), rng.standard_normal(n)
+        )
         lfo = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.02, 0.12) * t + rng.uniform(0, 6))
         _place(buf, 0.4 * band * lfo, 0.0, sr, rng.uniform(-0.7, 0.7))
     drone = _midi_hz(33 + int(rng.integers(0, 12)))
-    _place(buf, 0.25 * (np.sin(2 * np.pi * drone * t) + 0.6 * np.sin(2 * np.pi * drone * 1.503 * t)),
-           0.0, sr)
+    _place(
+        buf,
+        0.25 * (np.sin(2 * np.pi * drone * t) + 0.6 * np.sin(2 * np.pi * drone * 1.503 * t)),
+        0.0,
+        sr,
+    )
     return buf
 
 

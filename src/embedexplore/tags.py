@@ -105,8 +105,19 @@ def read_tags(path: str | os.PathLike) -> dict[str, Any]:
         f = mutagen.File(os.fspath(path))
     except mutagen.MutagenError as e:
         raise TagError(f"unreadable tags ({_reason(e)})") from None
-    except (ValueError, TypeError, KeyError, IndexError, EOFError, OverflowError, UnicodeError,
-            AttributeError, AssertionError, ZeroDivisionError, struct.error) as e:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        EOFError,
+        OverflowError,
+        UnicodeError,
+        AttributeError,
+        AssertionError,
+        ZeroDivisionError,
+        struct.error,
+    ) as e:
         # mutagen parses untrusted bytes; on malformed input it occasionally raises plain errors
         raise TagError(f"unreadable tags ({type(e).__name__}: {e})") from None
     out: dict[str, Any] = {k: None for k in FIELDS}
@@ -169,7 +180,7 @@ def _values(value: Any) -> list[str]:
 
 def _from_mapping(tags, table, *, casefold: bool) -> dict[str, list[str]]:
     present = {}
-    for key in tags.keys():
+    for key in tags.keys():  # noqa: SIM118 - iterating Vorbis comments yields (key, value) pairs
         present.setdefault(key.lower() if casefold else key, key)
     out = {}
     for field, keys in table.items():

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Download, on this (CPU) machine, the wheels that the GPU machine's image lacks, into ./.whl
+# (git-ignored), for benchmarks/gpu_check.sh. The GPU image has Python 3.12 with torch, numpy,
+# pandas, scipy, tqdm, pytest and safetensors; it reaches no package registry.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .whl
+dl() {
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+    --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 --platform any -d .whl "$@"
+}
+dl "av==$(.venv/bin/python -c 'import av; print(av.__version__)')"
+dl "soxr==$(.venv/bin/python -c 'import soxr; print(soxr.__version__)')"
+dl "mutagen==$(.venv/bin/python -c 'import mutagen; print(mutagen.version_string)')"
+ls -la .whl
