@@ -183,6 +183,29 @@ def test_an_image_with_an_audio_extension_has_no_audio_stream(tmp_path):
         audio.probe(path)
 
 
+def test_wrong_timestamps_are_caught_by_a_plausibility_check(tmp_path):
+    """FFmpeg's experimental Vorbis encoder writes granule positions that state ~1/16 of the
+    real length; such files exist in the wild. The duration must come out right anyway."""
+    x = af.tone(20.0, 22_050)
+    path = tmp_path / "native.ogg"
+    with av.open(str(path), "w", format="ogg") as c:
+        s = c.add_stream("vorbis", rate=22_050, layout="stereo")
+        s.codec_context.options = {"strict": "experimental"}
+        for i in range(0, x.shape[1], 4096):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(x[:, i : i + 4096]), format="fltp", layout="stereo"
+            )
+            frame.sample_rate = 22_050
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    with av.open(str(path)) as c:
+        stated = float(c.streams.audio[0].duration * c.streams.audio[0].time_base)
+    assert stated < 10  # the file really lies about its length
+    assert audio.probe(path).duration == pytest.approx(af.decoded_seconds(path), abs=0.1)
+
+
 def test_missing_file_error(tmp_path):
     with pytest.raises(audio.AudioError, match="not found"):
         audio.probe(tmp_path / "gone.mp3")

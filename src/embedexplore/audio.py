@@ -202,19 +202,23 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         elif container.duration is not None:
             header_end = container.duration / av.time_base
 
-        # 1. the first frames decode
+        # 1. the first frames decode (a damaged packet or two at the start is tolerated)
         first = None
-        try:
-            for i, packet in enumerate(_packets(container, stream, path)):
+        error = None
+        for i, packet in enumerate(_packets(container, stream, path)):
+            try:
                 frames = cc.decode(packet)
-                if frames:
-                    first = frames[0]
-                    break
-                if i > 200:
-                    break
-        except av.FFmpegError as e:
-            raise AudioError(f"cannot decode the audio ({_ffmpeg_reason(e)})") from None
+            except av.FFmpegError as e:
+                error = e
+                frames = []
+            if frames:
+                first = frames[0]
+                break
+            if i > 200:
+                break
         if first is None:
+            if error is not None:
+                raise AudioError(f"cannot decode the audio ({_ffmpeg_reason(error)})")
             raise AudioError("no decodable audio at the start of the file")
         sample_rate = int(first.sample_rate or cc.sample_rate)
         channels = len(first.layout.channels) if first.layout is not None else cc.channels
