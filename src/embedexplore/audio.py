@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -57,9 +58,11 @@ _FIFO_SAMPLES = 1 << 16
 #: A file whose audio ends more than this before the end its header states is reported truncated.
 _TRUNCATION_TOLERANCE_S = 0.5
 #: How far before the stated end `probe` seeks to check that the end really decodes.
-_END_CHECK_S = 3.0
+_END_CHECK_S = 1.0
 #: Seconds decoded before a requested start, for the decoder and resampler to settle.
 _PREROLL_S = 0.5
+#: Packets decoded at the end of a file to check that it decodes and find its exact end.
+_END_PACKETS = 12
 #: Corrupt packets skipped (replaced by silence) before decoding gives up on a file.
 _MAX_BAD_PACKETS = 100
 
@@ -165,7 +168,7 @@ def _frame_end(frame: av.AudioFrame, stream) -> float | None:
     if frame.pts is None:
         return None
     tb = frame.time_base or stream.time_base
-    return float(frame.pts * tb) + frame.samples / frame.sample_rate
+    return frame.pts * float(tb) + frame.samples / frame.sample_rate
 
 
 def _stream_start(stream) -> float:
@@ -220,6 +223,10 @@ def probe(path: str | os.PathLike) -> AudioInfo:
             if error is not None:
                 raise AudioError(f"cannot decode the audio ({_ffmpeg_reason(error)})")
             raise AudioError("no decodable audio at the start of the file")
+        if first.pts is not None:
+            # where the audio really starts: the stream's stated start can be off (files from
+            # FFmpeg's experimental Vorbis encoder start at -11 s and state 1.3 s for 20 s)
+            start = first.pts * float(first.time_base or stream.time_base)
         sample_rate = int(first.sample_rate or cc.sample_rate)
         channels = len(first.layout.channels) if first.layout is not None else cc.channels
         codec = _codec_name(stream)
@@ -240,8 +247,7 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         raise AudioError("cannot find where the audio ends")
     duration = max(0.0, end - start)
     if not _plausible(codec, duration, os.path.getsize(path)):
-        # timestamps that cannot be right for this codec (seen with FFmpeg's experimental Vorbis
-        # encoder, whose files state 2 s for 36 s of audio): count the samples instead
+        # timestamps that cannot be right for this codec: count the samples instead
         logger.info(
             "%s: implausible duration %.1f s from timestamps; decoding to measure",
             os.fspath(path),
@@ -382,32 +388,56 @@ def _mp3_cut_frame(sizes: list[int]) -> str | None:
 
 def _decoded_end(container, stream, path, *, seek_to: float) -> tuple[float | None, list[int]]:
     """End time of the last frame that decodes after seeking to ``seek_to`` seconds, and the
-    sizes of the packets read on the way."""
+    sizes of the packets read on the way.
+
+    The packets after the seek are only demuxed (cheap); the last few are decoded, which proves
+    the end decodes and gives the exact end of the last frame (decoder delay and gapless trimming
+    included) at a fraction of the cost of decoding everything after the seek.
+    """
     cc = stream.codec_context
     sizes: list[int] = []
     try:
         container.seek(int(seek_to / stream.time_base), stream=stream, backward=True)
-        cc.flush_buffers()
     except av.FFmpegError:
         return None, sizes
+    tail: deque[av.Packet] = deque(maxlen=_END_PACKETS)
+    packet_end = None
+    tb = float(stream.time_base)
+    for packet in _packets(container, stream, path):
+        if not packet.size:
+            continue
+        sizes.append(packet.size)
+        tail.append(packet)
+        if packet.pts is not None:
+            e = (packet.pts + (packet.duration or 0)) * tb
+            packet_end = e if packet_end is None else max(packet_end, e)
+    cc.flush_buffers()
     end = None
     bad = 0
-    for packet in _packets(container, stream, path):
-        if packet.size:
-            sizes.append(packet.size)
+    for i, packet in enumerate(tail):
         try:
             frames = cc.decode(packet)
         except av.FFmpegError as e:
-            bad += 1
-            logger.debug("corrupt packet near the end: %s", e)
-            if bad > 3:
-                raise AudioError(f"corrupt near the end ({_ffmpeg_reason(e)})") from None
+            # the first packets lack their predecessors (overlap, bit reservoir): forgiven
+            if i >= 2:
+                bad += 1
+                logger.debug("corrupt packet near the end: %s", e)
             continue
         for frame in frames:
             e = _frame_end(frame, stream)
             if e is not None:
                 end = e if end is None else max(end, e)
-    return end, sizes
+    if bad > 2:
+        raise AudioError("corrupt near the end: its last packets do not decode")
+    try:
+        end_flush = [_frame_end(f, stream) for f in cc.decode(None)]
+        end = max(
+            [e for e in end_flush if e is not None] + ([end] if end is not None else []),
+            default=end,
+        )
+    except av.FFmpegError:
+        pass
+    return (end if end is not None else packet_end), sizes
 
 
 def _demuxed_end(path, *, first_end: float | None) -> float | None:

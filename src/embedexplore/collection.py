@@ -451,10 +451,14 @@ def _unique_id(base: Path, path: str, seen: dict[str, str]) -> str:
     tid = _track_id(key)
     if tid in seen and seen[tid] != path:
         # the same relative path under two scanned roots: qualify it with the root's name
+        other = seen[tid]
         key = f"{base.name}/{key}"
         tid = _track_id(key)
         logger.warning(
-            "%s has the same relative path as %s; its id uses %r", path, seen.get(tid), key
+            "%s has the same path relative to its root as %s; its id is derived from %r instead",
+            path,
+            other,
+            key,
         )
     seen[tid] = path
     return tid
