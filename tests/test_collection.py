@@ -373,3 +373,79 @@ def test_cache_key_is_per_root(library, tmp_path):
     assert cache.file.parent == tmp_path and cache.load() == {}
     assert embedexplore.scan(library, cache=tmp_path, progress=False).stats.read == 5
     assert len(cache.load()) == 5
+
+
+def test_scanning_one_file_or_some_extensions_keeps_the_folders_cache(library, monkeypatch):
+    scan(library, progress=False)
+    assert scan(library / "loose.wav", progress=False).stats.removed == 0
+    assert scan(library, extensions=[".flac"], progress=False).stats.read == 0
+    again = scan(library, progress=False)
+    assert again.stats.read == 0 and again.stats.cached == 5
+
+
+def test_nested_roots_index_each_file_once(library):
+    c = scan([library, library / "Björk"], progress=False)
+    assert len(c.tracks) == 5 and c.tracks["path"].is_unique
+
+
+def test_three_roots_with_the_same_relative_path_get_distinct_ids(tmp_path):
+    for parent in ("x", "y", "z"):
+        af.write(tmp_path / parent / "Music" / "a.wav", seconds=0.5, rate=16_000)
+    roots = [tmp_path / p / "Music" for p in ("x", "y", "z")]
+    c = scan(roots, cache=False, progress=False)
+    assert len(c.tracks) == 3 and c.tracks.index.is_unique
+
+
+def test_access_errors_are_retried_on_the_next_scan(library, monkeypatch):
+    real = collection_module.audio.probe
+    target = str(library / "loose.wav")
+
+    def denied(path):
+        if str(path) == target:
+            raise collection_module.audio.AudioError("permission denied: the file cannot be read")
+        return real(path)
+
+    monkeypatch.setattr(collection_module.audio, "probe", denied)
+    first = scan(library, progress=False)
+    assert len(first.tracks) == 4 and "permission denied" in first.errors["reason"].iloc[0]
+    monkeypatch.setattr(collection_module.audio, "probe", real)  # the user fixes the permissions
+    second = scan(library, progress=False)  # nothing else changed: only that file is read again
+    assert second.stats.read == 1 and len(second.tracks) == 5 and len(second.errors) == 0
+
+
+def test_an_unwritable_cache_costs_a_warning_not_the_scan(library, tmp_path, caplog):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    c = scan(library, cache=blocked, progress=False)
+    assert len(c.tracks) == 5
+    assert "cannot write the scan cache" in caplog.text
+
+
+def test_missing_text_tags_are_missing_values_not_text():
+    from embedexplore.collection import TEXT, _tracks_frame
+
+    df = _tracks_frame(
+        [
+            {
+                "track_id": "a",
+                "path": "/x.flac",
+                "title": "x",
+                "artist": None,
+                "album": None,
+                "album_artist": None,
+                "genre": [],
+                "year": None,
+                "track_number": None,
+                "duration": 1.0,
+                "sample_rate": 16000,
+                "channels": 1,
+                "codec": "flac",
+                "container": "flac",
+                "bit_rate": None,
+                "size": 1,
+                "mtime": 0,
+            }
+        ]
+    )
+    assert df["artist"].dtype == TEXT and df["artist"].isna().all()
+    assert (df["artist"] == "None").sum() == 0

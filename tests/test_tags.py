@@ -246,3 +246,12 @@ def test_apev2_on_its_own(tmp_path):
     tags["Title"] = "Only APE"
     tags.save(path)
     assert read_tags(path)["title"] == "Only APE"
+
+
+def test_absurd_numbers_do_not_lose_the_other_tags(tmp_path):
+    path = af.write(tmp_path / "a.flac", seconds=1.0)
+    f = mutagen.File(path)
+    f["title"], f["tracknumber"], f["date"] = "Keep me", "9" * 5000, "9" * 5000
+    f.save()
+    got = read_tags(path)
+    assert got["title"] == "Keep me" and got["track_number"] is None and got["year"] is None

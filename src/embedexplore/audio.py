@@ -14,6 +14,7 @@ exactly ``k * 2.992`` s.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -63,6 +64,8 @@ _END_CHECK_S = 1.0
 _PREROLL_S = 0.5
 #: Packets decoded at the end of a file to check that it decodes and find its exact end.
 _END_PACKETS = 12
+#: Longest silence that stands in for one corrupt packet (real packets last < 0.2 s).
+_MAX_GAP_S = 0.5
 #: Corrupt packets skipped (replaced by silence) before decoding gives up on a file.
 _MAX_BAD_PACKETS = 100
 
@@ -147,11 +150,16 @@ def _audio_stream(container: av.container.InputContainer) -> av.audio.stream.Aud
             f"no audio stream: FFmpeg reads it as {container.format.name!r} with "
             f"{', '.join(kinds)} streams (is the extension wrong?)"
         )
-    return container.streams.audio[0]
+    stream = container.streams.audio[0]
+    if stream.codec_context is None:
+        tag = getattr(stream, "codec_tag", "") or "unknown"
+        raise AudioError(f"unsupported audio codec (tag {tag!r}): FFmpeg has no decoder for it")
+    return stream
 
 
-def _packets(container, stream, path) -> Iterator[av.Packet]:
-    """The stream's packets; a demuxer error (a file cut short mid-packet) ends the iteration."""
+def _packets(container, stream, path, stopped: list | None = None) -> Iterator[av.Packet]:
+    """The stream's packets; a demuxer error (a file cut short mid-packet) ends the iteration,
+    and is appended to ``stopped`` when given."""
     demux = container.demux(stream)
     while True:
         try:
@@ -160,6 +168,8 @@ def _packets(container, stream, path) -> Iterator[av.Packet]:
             return
         except av.FFmpegError as e:
             logger.warning("%s: reading stopped early (%s)", os.fspath(path), _ffmpeg_reason(e))
+            if stopped is not None:
+                stopped.append(_ffmpeg_reason(e))
             return
         yield packet
 
@@ -202,7 +212,8 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         header_end = None
         if stream.duration is not None and stream.time_base is not None:
             header_end = start + float(stream.duration * stream.time_base)
-        elif container.duration is not None:
+        elif container.duration is not None and len(container.streams) == 1:
+            # (with video or other streams beside, the container's length may be theirs)
             header_end = container.duration / av.time_base
 
         # 1. the first frames decode (a damaged packet or two at the start is tolerated)
@@ -236,8 +247,10 @@ def probe(path: str | os.PathLike) -> AudioInfo:
         # 2. the end decodes, where the header says it is
         end = None
         tail_sizes: list[int] = []
+        bad_end = 0
+        last_head = b""
         if header_end is not None and header_end > _END_CHECK_S:
-            end, tail_sizes = _decoded_end(
+            end, tail_sizes, bad_end, last_head = _decoded_end(
                 container, stream, path, seek_to=header_end - _END_CHECK_S
             )
     if end is None or (header_end is not None and end < header_end - _TRUNCATION_TOLERANCE_S):
@@ -246,23 +259,34 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     if end is None:
         raise AudioError("cannot find where the audio ends")
     duration = max(0.0, end - start)
-    if not _plausible(codec, duration, os.path.getsize(path)):
-        # timestamps that cannot be right for this codec: count the samples instead
+    chained = _ogg_chained(path, container_name)
+    stopped: list[str] = []
+    if not _plausible(codec, duration, os.path.getsize(path)) or chained:
+        # timestamps that cannot be right for this codec, or chained Ogg streams whose
+        # timestamps restart with each link: count the samples instead
         logger.info(
             "%s: implausible duration %.1f s from timestamps; decoding to measure",
             os.fspath(path),
             duration,
         )
-        duration = _counted_seconds(path)
+        duration = _counted_seconds(path, stopped)
     issue = _container_truncation(path, container_name)
     if issue is None and codec == "mp3":
-        issue = _mp3_cut_frame(tail_sizes)
+        issue = _mp3_cut_frame(tail_sizes, last_head)
     if issue is None and header_end is not None and end < header_end - _TRUNCATION_TOLERANCE_S:
         issue = (
             f"the header says {header_end - start:.1f} s but the audio ends at {end - start:.1f} s"
         )
     if issue is not None:
         issue = f"truncated: {issue}; indexed up to where it stops (copy the file again?)"
+    elif stopped:
+        kind = "a chain of Ogg streams" if chained else "a stream"
+        issue = (
+            f"{kind} that FFmpeg stops reading after {duration:.1f} s ({stopped[0]}); "
+            "indexed up to there"
+        )
+    elif bad_end > 1:  # one undecodable last packet is usually trailing tags or padding
+        issue = f"damaged near the end: {bad_end} of its last packets do not decode"
     return AudioInfo(
         duration=duration,
         sample_rate=sample_rate,
@@ -286,20 +310,22 @@ _LOSSY_RATES = {
 
 
 def _plausible(codec: str, duration: float, size: int) -> bool:
-    bounds = _LOSSY_RATES.get(codec)
-    if bounds is None or duration <= 0:
-        return duration > 0 or size < 16_384
+    if size < 16_384:
+        return True  # too small to judge: headers dominate
+    if duration <= 0:
+        return False
     rate = size * 8 / duration
-    return bounds[0] / 2 <= rate <= bounds[1] * 2
+    low, high = _LOSSY_RATES.get(codec, (1e3, float("inf")))  # no codec averages < 500 bit/s
+    return low / 2 <= rate <= high * 2
 
 
-def _counted_seconds(path) -> float:
+def _counted_seconds(path, stopped: list | None = None) -> float:
     n = 0
     rate = None
     with _open(path) as container:
         stream = _audio_stream(container)
         cc = stream.codec_context
-        for packet in _packets(container, stream, path):
+        for packet in _packets(container, stream, path, stopped):
             try:
                 frames = cc.decode(packet)
             except av.FFmpegError:
@@ -352,6 +378,26 @@ def _wav_truncation(path) -> str | None:
     return None
 
 
+def _ogg_chained(path, container_format: str) -> bool:
+    """Whether an Ogg file is a chain of streams (its last page has another serial number)."""
+    if container_format != "ogg":
+        return False
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(27)
+            f.seek(max(0, size - 65536))
+            tail = f.read()
+    except OSError:
+        return False
+    at = tail.rfind(b"OggS")
+    while at >= 0 and at + 18 > len(tail):
+        at = tail.rfind(b"OggS", 0, at)
+    if len(head) < 18 or head[:4] != b"OggS" or at < 0:
+        return False
+    return head[14:18] != tail[at + 14 : at + 18]
+
+
 def _ogg_truncation(path) -> str | None:
     size = os.path.getsize(path)
     with open(path, "rb") as f:
@@ -372,13 +418,16 @@ def _ogg_truncation(path) -> str | None:
     return None
 
 
-def _mp3_cut_frame(sizes: list[int]) -> str | None:
+def _mp3_cut_frame(sizes: list[int], last_head: bytes) -> str | None:
     """A constant-bit-rate MP3 whose last frame is shorter than all others was cut mid-frame.
 
     Such files (no Xing/Info header) state no length: FFmpeg estimates it from the file size, so
-    the length check cannot see the cut, but the frame sizes can.
+    the length check cannot see the cut, but the frame sizes can. The short packet must begin
+    with an MPEG frame sync: trailing tags or padding are not frames.
     """
-    if len(sizes) < 12:
+    if len(sizes) < 12 or len(last_head) < 2:
+        return None
+    if not (last_head[0] == 0xFF and last_head[1] & 0xE0 == 0xE0):
         return None
     body, last = sizes[:-1], sizes[-1]
     if max(body) - min(body) <= 1 and last < min(body) - 1:
@@ -386,9 +435,10 @@ def _mp3_cut_frame(sizes: list[int]) -> str | None:
     return None
 
 
-def _decoded_end(container, stream, path, *, seek_to: float) -> tuple[float | None, list[int]]:
-    """End time of the last frame that decodes after seeking to ``seek_to`` seconds, and the
-    sizes of the packets read on the way.
+def _decoded_end(container, stream, path, *, seek_to: float):
+    """End time of the last frame that decodes after seeking to ``seek_to`` seconds; the sizes of
+    the packets read on the way, how many of the last ones failed to decode, and the first bytes
+    of the last packet.
 
     The packets after the seek are only demuxed (cheap); the last few are decoded, which proves
     the end decodes and gives the exact end of the last frame (decoder delay and gapless trimming
@@ -399,7 +449,7 @@ def _decoded_end(container, stream, path, *, seek_to: float) -> tuple[float | No
     try:
         container.seek(int(seek_to / stream.time_base), stream=stream, backward=True)
     except av.FFmpegError:
-        return None, sizes
+        return None, sizes, 0, b""
     tail: deque[av.Packet] = deque(maxlen=_END_PACKETS)
     packet_end = None
     tb = float(stream.time_base)
@@ -427,8 +477,7 @@ def _decoded_end(container, stream, path, *, seek_to: float) -> tuple[float | No
             e = _frame_end(frame, stream)
             if e is not None:
                 end = e if end is None else max(end, e)
-    if bad > 2:
-        raise AudioError("corrupt near the end: its last packets do not decode")
+    last_head = bytes(tail[-1])[:4] if tail else b""
     try:
         end_flush = [_frame_end(f, stream) for f in cc.decode(None)]
         end = max(
@@ -437,7 +486,7 @@ def _decoded_end(container, stream, path, *, seek_to: float) -> tuple[float | No
         )
     except av.FFmpegError:
         pass
-    return (end if end is not None else packet_end), sizes
+    return (end if end is not None else packet_end), sizes, bad, last_head
 
 
 def _demuxed_end(path, *, first_end: float | None) -> float | None:
@@ -496,9 +545,13 @@ def _to_mono(frame: av.AudioFrame) -> np.ndarray:
         x = (x.astype(np.float32) - 128.0) / 128.0
     else:
         x = x.astype(np.float32, copy=False)
-    if channels == 1:
-        return np.ascontiguousarray(x[0])
-    return x.mean(axis=0, dtype=np.float32)
+    y = np.ascontiguousarray(x[0]) if channels == 1 else x.mean(axis=0, dtype=np.float32)
+    if not np.isfinite(y).all():
+        # float PCM may hold NaN or inf (a damaged file, a mislabelled format): they would poison
+        # the resampler's filter and every model output downstream
+        logger.warning("non-finite samples replaced by silence")
+        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    return y
 
 
 def stream(
@@ -540,10 +593,10 @@ def stream(
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    if start < 0:
-        raise ValueError(f"start must be >= 0, got {start}")
-    if duration is not None and duration < 0:
-        raise ValueError(f"duration must be >= 0 or None, got {duration}")
+    if not math.isfinite(start) or start < 0:
+        raise ValueError(f"start must be a finite number of seconds >= 0, got {start}")
+    if duration is not None and (not math.isfinite(duration) or duration < 0):
+        raise ValueError(f"duration must be a finite number of seconds >= 0 or None: {duration}")
     chunk = max(1, round(chunk_seconds * sample_rate))
     wanted = None if duration is None else round(duration * sample_rate)
     # decode from a little before `start`, so that the decoder (Opus and AAC need pre-roll after a
@@ -622,6 +675,9 @@ def _decoded(path, *, start: float) -> Iterator[tuple[int, np.ndarray]]:
                 logger.warning("%s: skipping a corrupt packet (%s)", os.fspath(path), e)
                 gap = _packet_samples(packet, converter.sample_rate)
                 if gap:
+                    # the silence goes after the audio still waiting in the converter
+                    for block in converter.flush():
+                        yield converter.sample_rate, block
                     yield converter.sample_rate, np.zeros(gap, np.float32)
                 continue
             for frame in frames:
@@ -639,9 +695,11 @@ def _decoded(path, *, start: float) -> Iterator[tuple[int, np.ndarray]]:
 
 
 def _packet_samples(packet: av.Packet, rate: int | None) -> int:
+    """Samples a lost packet stood for, capped: a damaged packet may state any duration."""
     if not rate or not packet.duration or packet.time_base is None:
         return 0
-    return round(float(packet.duration * packet.time_base) * rate)
+    seconds = min(float(packet.duration * packet.time_base), _MAX_GAP_S)
+    return max(0, round(seconds * rate))
 
 
 def _trim_before(frame: av.AudioFrame, t: float, stream_) -> av.AudioFrame | None:

@@ -76,7 +76,7 @@ def _scan(args, paths) -> int:
     collection = scan(paths, cache=cache, workers=args.workers, progress=not args.quiet)
     print(collection.summary())
     if getattr(args, "csv", None):
-        collection.tracks.to_csv(args.csv)
+        collection.tracks.to_csv(args.csv, errors="surrogateescape")  # non-UTF-8 names
         print(f"tracks written to {args.csv}")
     return 0
 

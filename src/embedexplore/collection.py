@@ -50,8 +50,15 @@ TRACK_COLUMNS = (
 )  # fmt: skip
 ERROR_COLUMNS = ("path", "reason", "indexed")
 
-_CHECKPOINT_FILES = 500  # save the cache every so many newly read files...
-_CHECKPOINT_SECONDS = 30.0  # ...or every so many seconds, so that a killed scan resumes
+#: Text columns: pandas' string dtype with NaN for missing values, which is pandas 3's default
+#: ``str`` and, spelled out, behaves the same on pandas 2.3 (where ``astype("str")`` would turn a
+#: missing tag into the text "None").
+TEXT = pd.StringDtype(storage="python", na_value=float("nan"))
+
+# save the cache every so many newly read files or seconds, so that a killed scan resumes (each
+# save rewrites the whole cache: ~1 s for 100,000 files, hence not more often)
+_CHECKPOINT_FILES = 5000
+_CHECKPOINT_SECONDS = 30.0
 _PARALLEL_MIN_FILES = 16  # fewer files than this are read on the calling thread
 
 
@@ -229,10 +236,17 @@ def scan(
     rows: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     seen_ids: dict[str, str] = {}
+    seen_paths: set[str] = set()
     found = read = cached = removed = 0
     for root in roots:
         files, walk_errors = _walk(root, exts)
+        # a root inside another root: its files are indexed once, under the first root
+        files = [f for f in files if f[0] not in seen_paths]
+        seen_paths.update(f[0] for f in files)
         errors.extend(walk_errors)
+        # a single file, or only some extensions, is a partial view of the folder's cache: it
+        # must keep the entries it did not look at
+        partial = root.is_file() or extensions is not None
         store = None
         if cache is not False:
             store = ScanCache(
@@ -247,6 +261,7 @@ def scan(
                 hit is not None
                 and hit.get("size") == st_size
                 and hit.get("mtime_ns") == st_mtime_ns
+                and not hit.get("record", {}).get("retry")
             ):
                 entries[path] = hit
             else:
@@ -254,11 +269,13 @@ def scan(
         found += len(files)
         cached += len(entries)
         read += len(to_read)
-        removed += len(set(old) - {p for p, _, _ in files})
+        current = {p for p, _, _ in files}
+        kept = {p: e for p, e in old.items() if p not in current} if partial else {}
+        removed += 0 if partial else len(set(old) - current)
         if to_read:
-            _read_all(to_read, entries, store, workers=workers, progress=progress, root=root)
-        if store is not None and (to_read or set(old) != set(entries)):
-            store.save(entries)
+            _read_all(to_read, entries, store, kept, workers=workers, progress=progress, root=root)
+        if store is not None and (to_read or set(old) != set(entries) | set(kept)):
+            _save_quietly(store, {**kept, **entries})
         base = root.parent if root.is_file() else root
         for path, st_size, st_mtime_ns in files:
             entry = entries[path]
@@ -274,7 +291,7 @@ def scan(
 
     tracks = _tracks_frame(rows)
     errors_df = pd.DataFrame(errors, columns=list(ERROR_COLUMNS)).astype(
-        {"path": "str", "reason": "str", "indexed": "bool"}
+        {"path": TEXT, "reason": TEXT, "indexed": "bool"}
     )
     stats = ScanStats(
         found=found,
@@ -287,6 +304,19 @@ def scan(
     return Collection(tracks=tracks, errors=errors_df, roots=tuple(roots), stats=stats)
 
 
+def _save_quietly(store: ScanCache, entries: dict[str, dict[str, Any]]) -> None:
+    """Save the cache; a cache that cannot be written costs the next scan time, not this one."""
+    try:
+        store.save(entries)
+    except OSError as e:
+        logger.warning(
+            "cannot write the scan cache %s (%s); the next scan will read every file "
+            "again (set EMBEDEXPLORE_CACHE to a writable folder)",
+            store.file,
+            e,
+        )
+
+
 def read_file(path: str) -> dict[str, Any]:
     """Everything a scan learns from one file: stream parameters, integrity and tags.
 
@@ -297,10 +327,15 @@ def read_file(path: str) -> dict[str, Any]:
     try:
         info = audio.probe(path)
     except audio.AudioError as e:
-        return {"error": str(e)}
+        # access problems can be fixed without touching the file (chmod keeps its mtime):
+        # such errors are retried by the next scan instead of being cached as final
+        transient = str(e).startswith(
+            ("permission denied", "file not found", "cannot access", "cannot open")
+        )
+        return {"error": str(e), "retry": transient}
     except Exception as e:  # an unexpected failure on one file must not stop a whole scan
         logger.exception("unexpected error while reading %s", path)
-        return {"error": f"unexpected error: {type(e).__name__}: {e}"}
+        return {"error": f"unexpected error: {type(e).__name__}: {e}", "retry": True}
     record: dict[str, Any] = {
         "duration": info.duration,
         "sample_rate": info.sample_rate,
@@ -395,7 +430,7 @@ def _walk(root: Path, exts: frozenset[str]) -> tuple[list[tuple[str, int, int]],
     return found, errors
 
 
-def _read_all(to_read, entries, store, *, workers: int, progress: bool, root: Path) -> None:
+def _read_all(to_read, entries, store, kept, *, workers: int, progress: bool, root: Path) -> None:
     """Read ``to_read`` files into ``entries``, saving the cache now and then along the way."""
     from tqdm.auto import tqdm
 
@@ -419,7 +454,7 @@ def _read_all(to_read, entries, store, *, workers: int, progress: bool, root: Pa
         if store is not None and (
             since_save >= _CHECKPOINT_FILES or time.monotonic() - last_save > _CHECKPOINT_SECONDS
         ):
-            store.save(entries)
+            _save_quietly(store, {**kept, **entries})
             last_save, since_save = time.monotonic(), 0
 
     try:
@@ -450,12 +485,16 @@ def _unique_id(base: Path, path: str, seen: dict[str, str]) -> str:
     key = _relative_key(base, path)
     tid = _track_id(key)
     if tid in seen and seen[tid] != path:
-        # the same relative path under two scanned roots: qualify it with the root's name
+        # the same relative path under two scanned roots: qualify it with the root's name, then,
+        # if that is taken too, with the whole path
         other = seen[tid]
-        key = f"{base.name}/{key}"
-        tid = _track_id(key)
+        candidates = (f"{base.name}/{key}", unicodedata.normalize("NFC", Path(path).as_posix()))
+        for key in candidates:
+            tid = _track_id(key)
+            if tid not in seen:
+                break
         logger.warning(
-            "%s has the same path relative to its root as %s; its id is derived from %r instead",
+            "%s has the same path relative to its root as %s; its id is derived from %r",
             path,
             other,
             key,
@@ -496,18 +535,18 @@ def _tracks_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["track_id", *TRACK_COLUMNS])
     df = df.astype(
         {
-            "path": "str",
-            "title": "str",
-            "artist": "str",
-            "album": "str",
-            "album_artist": "str",
+            "path": TEXT,
+            "title": TEXT,
+            "artist": TEXT,
+            "album": TEXT,
+            "album_artist": TEXT,
             "year": "Int64",
             "track_number": "Int64",
             "duration": "float64",
             "sample_rate": "int64",
             "channels": "int64",
-            "codec": "str",
-            "container": "str",
+            "codec": TEXT,
+            "container": TEXT,
             "bit_rate": "Int64",
             "size": "int64",
         }

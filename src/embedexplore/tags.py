@@ -84,7 +84,7 @@ _ASF = {
 }
 
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
-_INT = re.compile(r"\s*(\d+)")
+_INT = re.compile(r"\s*(\d{1,6})(?!\d)")
 
 
 def read_tags(path: str | os.PathLike) -> dict[str, Any]:
