@@ -35,6 +35,9 @@ def test_wheel_contains_the_package(tmp_path):
     ):
         assert f"embedexplore/{module}.py" in names
     assert "embedexplore/py.typed" in names
+    for model in ("musicnn-msd", "musicnn-mtt", "vgg-msd", "vgg-mtt"):
+        assert f"embedexplore/models/weights/{model}.safetensors" in names
+    assert "embedexplore/models/weights/NOTICE" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert not any(n.startswith("tests/") for n in names)
 

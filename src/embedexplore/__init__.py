@@ -11,13 +11,15 @@ __version__ = "0.1.0"
 
 from .collection import Collection, scan
 
-__all__ = ["Collection", "__version__", "audio", "datasets", "scan"]
+__all__ = ["Collection", "__version__", "audio", "datasets", "load_model", "models", "scan"]
 
 
 def __getattr__(name: str):
-    # submodules that are not needed to scan load on first use
-    if name in ("audio", "datasets", "tags"):
-        import importlib
+    # what is not needed to scan (torch, above all) loads on first use
+    import importlib
 
+    if name in ("audio", "datasets", "tags", "models"):
         return importlib.import_module(f".{name}", __name__)
+    if name == "load_model":
+        return importlib.import_module(".models", __name__).load_model
     raise AttributeError(f"module 'embedexplore' has no attribute {name!r}")

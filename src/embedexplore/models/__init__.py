@@ -1,0 +1,266 @@
+"""The tagging models: MusiCNN and VGG trained on the Million Song Dataset and MagnaTagATune.
+
+>>> import embedexplore
+>>> model = embedexplore.load_model("musicnn-mtt")          # doctest: +SKIP
+>>> out = model.embed(waveform, sample_rate=44100)           # doctest: +SKIP
+>>> out["taggrams"].shape, out["embeddings"].shape           # doctest: +SKIP
+((10, 50), (10, 200))
+
+Each model reads non-overlapping patches of 187 mel frames (2.992 s at 16 kHz) and returns, per
+patch, its tag activations ("taggrams", 50-d) and the layer before ("embeddings": 200-d for
+MusiCNN, 256-d for VGG), plus MusiCNN's "penultimate" and "pooled" layers. The weights are the
+original trained weights of musicnn 0.1.0 (ISC licence), converted and shipped in the package:
+loading a model never touches the network.
+
+What happens at the edges of a track: patch ``k`` covers mel frames ``187k .. 187k+186`` of the
+centred spectrogram of the whole track, i.e. starts at ``k * 2.992`` s. A final partial patch is
+dropped, as in the original (so every segment is exactly 2.992 s long). A waveform shorter than one
+patch is repeated until it fills one (musicnn's training data was "repeat-padded" the same way),
+so that every non-empty track yields at least one segment; an empty waveform yields none.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .frontend import HOP_LENGTH, N_FFT, N_MELS, MelFrontend
+from .labels import MSD_LABELS, MTT_LABELS
+from .musicnn import MusiCNN, musicnn
+from .vgg import VGG, vgg
+
+__all__ = [
+    "MUSICNN_MSD",
+    "MUSICNN_MTT",
+    "PATCH_FRAMES",
+    "VGG",
+    "VGG_MSD",
+    "VGG_MTT",
+    "MusiCNN",
+    "Tagger",
+    "TaggerBundle",
+    "available",
+    "load_model",
+    "musicnn",
+    "vgg",
+]
+
+logger = logging.getLogger(__name__)
+
+PATCH_FRAMES = 187
+"""Mel frames per patch (2.992 s)."""
+_SAMPLE_RATE = 16_000
+_FRONTEND_PATCHES = 64
+_WEIGHTS = Path(__file__).parent / "weights"
+_LICENCE = "ISC (musicnn 0.1.0, Copyright (c) Music Technology Group, UPF 2019)"
+
+
+@dataclass(frozen=True)
+class TaggerBundle:
+    """A pretrained tagger: architecture, training data, tag vocabulary and shipped weights."""
+
+    name: str
+    architecture: str
+    dataset: str
+    labels: tuple[str, ...]
+    weights: str
+    licence: str = _LICENCE
+    source: str = "musicnn==0.1.0 (PyPI), converted by scripts/convert_weights.py"
+    params: dict = field(default_factory=dict)
+
+    def build(self) -> torch.nn.Module:
+        """The architecture with random weights."""
+        return (musicnn if self.architecture == "musicnn" else vgg)(**self.params)
+
+    def get_model(self, device: str | torch.device = "auto") -> Tagger:
+        """The model with its trained weights, in eval mode, on ``device``."""
+        from safetensors.torch import load_file
+
+        network = self.build()
+        network.load_state_dict(load_file(_WEIGHTS / self.weights), strict=True)
+        return Tagger(self, network.eval(), device=device)
+
+
+MUSICNN_MSD = TaggerBundle(
+    name="musicnn-msd", architecture="musicnn", dataset="MSD", labels=MSD_LABELS,
+    weights="musicnn-msd.safetensors",
+)  # fmt: skip
+"""MusiCNN trained on the Million Song Dataset (50 Last.fm tags). Source: musicnn 0.1.0
+checkpoint ``MSD_musicnn``; licence ISC (see ``models/weights/NOTICE``)."""
+
+MUSICNN_MTT = TaggerBundle(
+    name="musicnn-mtt", architecture="musicnn", dataset="MTT", labels=MTT_LABELS,
+    weights="musicnn-mtt.safetensors",
+)  # fmt: skip
+"""MusiCNN trained on MagnaTagATune (50 tags). Source: musicnn 0.1.0 checkpoint ``MTT_musicnn``;
+licence ISC (see ``models/weights/NOTICE``)."""
+
+VGG_MSD = TaggerBundle(
+    name="vgg-msd", architecture="vgg", dataset="MSD", labels=MSD_LABELS,
+    weights="vgg-msd.safetensors",
+)  # fmt: skip
+"""The VGG-like baseline trained on the Million Song Dataset. Source: musicnn 0.1.0 checkpoint
+``MSD_vgg``; licence ISC (see ``models/weights/NOTICE``)."""
+
+VGG_MTT = TaggerBundle(
+    name="vgg-mtt", architecture="vgg", dataset="MTT", labels=MTT_LABELS,
+    weights="vgg-mtt.safetensors",
+)  # fmt: skip
+"""The VGG-like baseline trained on MagnaTagATune. Source: musicnn 0.1.0 checkpoint ``MTT_vgg``;
+licence ISC (see ``models/weights/NOTICE``)."""
+
+BUNDLES = {b.name: b for b in (MUSICNN_MSD, MUSICNN_MTT, VGG_MSD, VGG_MTT)}
+
+
+def available():
+    """The models :func:`load_model` knows, as a DataFrame: dataset, architecture, layers (with
+    their dimensions), licence and source."""
+    import pandas as pd
+
+    rows = []
+    for b in BUNDLES.values():
+        dims = b.build().dims
+        rows.append({
+            "name": b.name, "architecture": b.architecture, "dataset": b.dataset,
+            "layers": ", ".join(f"{k} ({v})" for k, v in dims.items()),
+            "tags": len(b.labels), "licence": b.licence, "source": b.source,
+        })  # fmt: skip
+    return pd.DataFrame(rows).set_index("name")
+
+
+def load_model(name: str, device: str | torch.device = "auto") -> Tagger:
+    """A pretrained tagger by name: ``musicnn-msd``, ``musicnn-mtt``, ``vgg-msd``, ``vgg-mtt``.
+
+    ``device="auto"`` picks CUDA when a GPU is visible, else the CPU.
+    """
+    try:
+        bundle = BUNDLES[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(BUNDLES)}") from None
+    return bundle.get_model(device)
+
+
+def _device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class Tagger:
+    """A pretrained model ready to embed audio (see :func:`load_model`).
+
+    Attributes
+    ----------
+    name : str
+    labels : tuple of str
+        The 50 tag names, in the order of the ``taggrams`` columns.
+    layers : dict of str to int
+        Layer names and their dimensions.
+    device : torch.device
+    network : torch.nn.Module
+        The network itself: log-mel patches ``[batch, 187, 96]`` -> dict of layers.
+    frontend : MelFrontend
+        Waveform -> log-mel spectrogram, on the same device.
+    """
+
+    def __init__(
+        self, bundle: TaggerBundle, network: torch.nn.Module, *, device: str | torch.device = "auto"
+    ) -> None:
+        self.bundle = bundle
+        self.name = bundle.name
+        self.labels = bundle.labels
+        self.device = _device(device)
+        self.network = network.to(self.device).eval()
+        # frames are cut from a zero-padded signal here, so the frontend itself does not centre
+        self.frontend = MelFrontend(center=False).to(self.device)
+        self.layers = dict(network.dims)
+
+    def __repr__(self) -> str:
+        return f"<Tagger {self.name} on {self.device}: layers {self.layers}>"
+
+    @torch.inference_mode()
+    def embed(
+        self,
+        waveform: np.ndarray | torch.Tensor,
+        sample_rate: int = _SAMPLE_RATE,
+        *,
+        batch_size: int = 64,
+    ) -> dict[str, np.ndarray]:
+        """Every layer for each 2.992 s patch of a mono waveform.
+
+        Parameters
+        ----------
+        waveform : np.ndarray or torch.Tensor [shape=(n,)]
+            Mono audio, float, any sample rate (resampled to 16 kHz with soxr HQ if needed).
+        sample_rate : int
+            Its sample rate.
+        batch_size : int
+            Patches per forward pass (memory bound on the device).
+
+        Returns
+        -------
+        dict of str to np.ndarray [shape=(n_patches, dim)], float32
+            One entry per layer in :attr:`layers`. Row ``k`` is patch ``k``, starting at
+            ``k * 2.992`` s; see the module docstring for the edges.
+        """
+        patches = self.patches(waveform, sample_rate)
+        outputs: dict[str, list[np.ndarray]] = {k: [] for k in self.layers}
+        for i in range(0, len(patches), batch_size):
+            batch = self.network(patches[i : i + batch_size])
+            for k in outputs:
+                outputs[k].append(batch[k].float().cpu().numpy())
+        return {
+            k: np.concatenate(v) if v else np.zeros((0, self.layers[k]), np.float32)
+            for k, v in outputs.items()
+        }
+
+    @torch.inference_mode()
+    def patches(
+        self, waveform: np.ndarray | torch.Tensor, sample_rate: int = _SAMPLE_RATE
+    ) -> torch.Tensor:
+        """The log-mel patches ``[n_patches, 187, 96]`` the network reads, on :attr:`device`."""
+        x = _mono_16k(waveform, sample_rate)
+        if x.size == 0:
+            return torch.zeros((0, PATCH_FRAMES, N_MELS), device=self.device)
+        minimum = (PATCH_FRAMES - 1) * HOP_LENGTH  # samples giving 187 centred frames
+        if x.size < minimum:
+            x = np.tile(x, -(-minimum // x.size))[:minimum]  # repeat-pad, as musicnn's training
+        n_frames = 1 + x.size // HOP_LENGTH
+        n_patches = n_frames // PATCH_FRAMES
+        # centred frames: frame i is the window around sample i * 256 of the zero-padded signal
+        padded = np.zeros(x.size + N_FFT, np.float32)
+        padded[N_FFT // 2 : N_FFT // 2 + x.size] = x
+        out = torch.empty((n_patches, PATCH_FRAMES, N_MELS), device=self.device)
+        step = _FRONTEND_PATCHES  # a few minutes of audio at a time bounds the STFT's memory
+        for p0 in range(0, n_patches, step):
+            p1 = min(n_patches, p0 + step)
+            a = p0 * PATCH_FRAMES * HOP_LENGTH
+            b = (p1 * PATCH_FRAMES - 1) * HOP_LENGTH + N_FFT
+            signal = torch.from_numpy(padded[a:b]).to(self.device)
+            logmel = self.frontend(signal.unsqueeze(0))[0]  # [(p1 - p0) * 187, 96]
+            out[p0:p1] = logmel.reshape(p1 - p0, PATCH_FRAMES, N_MELS)
+        return out
+
+
+def _mono_16k(waveform, sample_rate: int) -> np.ndarray:
+    if isinstance(waveform, torch.Tensor):
+        waveform = waveform.detach().cpu().numpy()
+    x = np.asarray(waveform, dtype=np.float32)
+    if x.ndim != 1:
+        raise ValueError(
+            f"embed() takes a mono waveform [n]; got shape {x.shape} (average the channels first, "
+            "e.g. waveform.mean(axis=0))"
+        )
+    if not np.isfinite(x).all():
+        raise ValueError("the waveform holds NaN or infinite values")
+    if sample_rate != _SAMPLE_RATE:
+        import soxr
+
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        x = soxr.resample(x, sample_rate, _SAMPLE_RATE, quality="HQ").astype(np.float32)
+    return x
