@@ -207,3 +207,19 @@ def test_shipped_weights_are_the_converted_checkpoints(name):
         assert meta["source"].startswith("musicnn==0.1.0") and meta["licence"].startswith("ISC")
         n = sum(f.get_tensor(k).numel() for k in f.keys())  # noqa: SIM118
     assert n == (792_079 if name.startswith("musicnn") else 607_030)
+
+
+def test_precisions(models, rng):
+    x = (rng.standard_normal(16_000 * 9) * 0.1).astype(np.float32)
+    exact = models["vgg-mtt"].embed(x)["taggrams"]
+    # TF32 exists on NVIDIA GPUs only: elsewhere it is plain float32
+    tf32 = load_model("vgg-mtt", device="cpu", precision="tf32").embed(x)["taggrams"]
+    np.testing.assert_array_equal(tf32, exact)
+    # bfloat16 keeps 8 bits of mantissa: measured on the reference clips (CPU), taggrams move by
+    # up to 1.3e-2 -- too far for the 2e-3 a default precision may cost, so it is opt-in
+    bf16 = load_model("vgg-mtt", device="cpu", precision="bf16")
+    out = bf16.embed(x)["taggrams"]
+    assert out.dtype == np.float32 and 0 < np.abs(out - exact).max() < 5e-2
+    assert "bf16" in repr(bf16)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        load_model("vgg-mtt", device="cpu", precision="fp8")

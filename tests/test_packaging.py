@@ -50,6 +50,9 @@ def test_ruff_lint_and_format():
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     for args in (["check"], ["format", "--check"]):
         out = subprocess.run(
-            [ruff, *args, "src", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True
+            [ruff, *args, "src", "tests", "benchmarks", "scripts"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         )
         assert out.returncode == 0, out.stdout + out.stderr

@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 PATCH_FRAMES = 187
 """Mel frames per patch (2.992 s)."""
+PRECISIONS = ("float32", "tf32", "bf16")
 _SAMPLE_RATE = 16_000
 _FRONTEND_PATCHES = 64
 _WEIGHTS = Path(__file__).parent / "weights"
@@ -76,13 +77,13 @@ class TaggerBundle:
         """The architecture with random weights."""
         return (musicnn if self.architecture == "musicnn" else vgg)(**self.params)
 
-    def get_model(self, device: str | torch.device = "auto") -> Tagger:
+    def get_model(self, device: str | torch.device = "auto", precision: str = "float32") -> Tagger:
         """The model with its trained weights, in eval mode, on ``device``."""
         from safetensors.torch import load_file
 
         network = self.build()
         network.load_state_dict(load_file(_WEIGHTS / self.weights), strict=True)
-        return Tagger(self, network.eval(), device=device)
+        return Tagger(self, network.eval(), device=device, precision=precision)
 
 
 MUSICNN_MSD = TaggerBundle(
@@ -132,16 +133,21 @@ def available():
     return pd.DataFrame(rows).set_index("name")
 
 
-def load_model(name: str, device: str | torch.device = "auto") -> Tagger:
+def load_model(
+    name: str, device: str | torch.device = "auto", precision: str = "float32"
+) -> Tagger:
     """A pretrained tagger by name: ``musicnn-msd``, ``musicnn-mtt``, ``vgg-msd``, ``vgg-mtt``.
 
-    ``device="auto"`` picks CUDA when a GPU is visible, else the CPU.
+    ``device="auto"`` picks CUDA when a GPU is visible, else the CPU. ``precision`` is the
+    arithmetic of the network: ``"float32"`` (exact parity with the originals), ``"tf32"``
+    (TensorFloat-32 matrix products on NVIDIA GPUs) or ``"bf16"`` (bfloat16 autocast); the mel
+    frontend always runs in float32.
     """
     try:
         bundle = BUNDLES[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(BUNDLES)}") from None
-    return bundle.get_model(device)
+    return bundle.get_model(device, precision)
 
 
 def _device(device: str | torch.device) -> torch.device:
@@ -168,8 +174,16 @@ class Tagger:
     """
 
     def __init__(
-        self, bundle: TaggerBundle, network: torch.nn.Module, *, device: str | torch.device = "auto"
+        self,
+        bundle: TaggerBundle,
+        network: torch.nn.Module,
+        *,
+        device: str | torch.device = "auto",
+        precision: str = "float32",
     ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        self.precision = precision
         self.bundle = bundle
         self.name = bundle.name
         self.labels = bundle.labels
@@ -180,7 +194,7 @@ class Tagger:
         self.layers = dict(network.dims)
 
     def __repr__(self) -> str:
-        return f"<Tagger {self.name} on {self.device}: layers {self.layers}>"
+        return f"<Tagger {self.name} on {self.device} ({self.precision}): layers {self.layers}>"
 
     @torch.inference_mode()
     def embed(
@@ -210,13 +224,41 @@ class Tagger:
         patches = self.patches(waveform, sample_rate)
         outputs: dict[str, list[np.ndarray]] = {k: [] for k in self.layers}
         for i in range(0, len(patches), batch_size):
-            batch = self.network(patches[i : i + batch_size])
+            batch = self.forward(patches[i : i + batch_size])
             for k in outputs:
                 outputs[k].append(batch[k].float().cpu().numpy())
         return {
             k: np.concatenate(v) if v else np.zeros((0, self.layers[k]), np.float32)
             for k, v in outputs.items()
         }
+
+    @torch.inference_mode()
+    def forward(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The network on log-mel patches ``[batch, 187, 96]``, in :attr:`precision`; float32
+        outputs."""
+        patches = patches.to(self.device)
+        if self.precision == "bf16":
+            with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                out = self.network(patches)
+        elif self.precision == "tf32" and self.device.type == "cuda":
+            matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+            try:
+                out = self.network(patches)
+            finally:
+                torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = (
+                    matmul,
+                    cudnn,
+                )
+        else:
+            # float32, and TF32 off even where PyTorch's defaults would allow it in convolutions
+            cudnn = torch.backends.cudnn.allow_tf32
+            torch.backends.cudnn.allow_tf32 = False
+            try:
+                out = self.network(patches)
+            finally:
+                torch.backends.cudnn.allow_tf32 = cudnn
+        return {k: v.float() for k, v in out.items()}
 
     @torch.inference_mode()
     def patches(
