@@ -13,4 +13,5 @@ dl() {
 dl "av==$(.venv/bin/python -c 'import av; print(av.__version__)')"
 dl "soxr==$(.venv/bin/python -c 'import soxr; print(soxr.__version__)')"
 dl "mutagen==$(.venv/bin/python -c 'import mutagen; print(mutagen.version_string)')"
+dl "nnAudio==$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("nnAudio"))')"
 ls -la .whl

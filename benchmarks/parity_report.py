@@ -31,12 +31,13 @@ def _rel(a, b):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="float32", choices=["float32", "tf32", "bf16"])
     args = parser.parse_args()
     clips = {p.stem: dict(np.load(p)) for p in sorted(REFERENCE.glob("*.npz"))}
     waves = {c: audio.load(REFERENCE / f"{c}.flac") for c in clips}
     print(
-        f"device: {args.device}; torch {torch.__version__}; clips: {', '.join(clips)}; "
-        f"patches: {sum(len(d['logmel']) for d in clips.values())}"
+        f"device: {args.device}, precision {args.precision}; torch {torch.__version__}; "
+        f"clips: {', '.join(clips)}; patches: {sum(len(d['logmel']) for d in clips.values())}"
     )
     frontend = MelFrontend().to(args.device)
     worst = 0.0
@@ -45,11 +46,10 @@ def main() -> None:
         worst = max(worst, float(np.abs(ours - d["mel"]).max() / d["mel"].max()))
     print(f"mel power vs librosa: max |difference| / peak = {worst:.2e}")
     for name in NAMES:
-        m = load_model(name, device=args.device)
+        m = load_model(name, device=args.device, precision=args.precision)
         net_t = net_e = e2e_t = e2e_e = noround_t = 0.0
         for c, d in clips.items():
-            with torch.inference_mode():
-                out = m.network(torch.from_numpy(d["logmel"]).to(args.device))
+            out = m.forward(torch.from_numpy(d["logmel"]))
             ref_t, ref_e = d[f"{name}.taggrams"], d[f"{name}.embeddings"]
             net_t = max(net_t, float(np.abs(out["taggrams"].cpu().numpy() - ref_t).max()))
             net_e = max(net_e, _rel(out["embeddings"].cpu().numpy(), ref_e))

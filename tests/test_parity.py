@@ -8,6 +8,7 @@ per-patch outputs for the four models. No TensorFlow is needed here.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +22,19 @@ from embedexplore.models.frontend import MelFrontend
 REFERENCE = Path(__file__).parent / "data" / "reference"
 CLIPS = sorted(p.stem for p in REFERENCE.glob("*.npz"))
 NAMES = ["musicnn-msd", "musicnn-mtt", "vgg-msd", "vgg-mtt"]
-TAGGRAM_ATOL = 1e-4  # the issue's bound; a faithful port reaches ~1e-6
-EMBEDDING_RTOL = 1e-4
+# benchmarks/gpu_check.sh runs these tests on CUDA too, in other precisions, with their bounds
+DEVICE = os.environ.get("EMBEDEXPLORE_TEST_DEVICE", "cpu")
+PRECISION = os.environ.get("EMBEDEXPLORE_TEST_PRECISION", "float32")
+# float32: the issue's bound (a faithful port reaches ~1e-6, measured: parity_report.py)
+TAGGRAM_ATOL = float(os.environ.get("EMBEDEXPLORE_TEST_TAGGRAM_ATOL", "1e-4"))
+EMBEDDING_RTOL = float(os.environ.get("EMBEDEXPLORE_TEST_EMBEDDING_RTOL", "1e-4"))
 
 pytestmark = pytest.mark.skipif(not CLIPS, reason="no reference files in tests/data/reference")
 
 
 @pytest.fixture(scope="module")
 def models():
-    return {name: load_model(name, device="cpu") for name in NAMES}
+    return {name: load_model(name, device=DEVICE, precision=PRECISION) for name in NAMES}
 
 
 @pytest.fixture(scope="module", params=CLIPS)
@@ -48,8 +53,7 @@ def _relative(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("name", NAMES)
 def test_networks_equal_the_originals_on_the_same_input(models, clip, name):
     """Fed the very log-mel patches the original was fed, every layer matches per patch."""
-    with torch.inference_mode():
-        out = models[name].network(torch.from_numpy(clip["logmel"]))
+    out = {k: v.cpu() for k, v in models[name].forward(torch.from_numpy(clip["logmel"])).items()}
     taggrams = out["taggrams"].numpy()
     reference = clip[f"{name}.taggrams"]
     assert taggrams.shape == reference.shape
@@ -63,7 +67,8 @@ def test_networks_equal_the_originals_on_the_same_input(models, clip, name):
 
 def test_frontend_equals_librosa_mel(clip):
     """nnAudio's mel power spectrogram against librosa's (stored by the reference script)."""
-    ours = MelFrontend().power(torch.from_numpy(clip["waveform"])).numpy()[0]
+    frontend = MelFrontend().to(DEVICE)
+    ours = frontend.power(torch.from_numpy(clip["waveform"]).to(DEVICE)).cpu().numpy()[0]
     theirs = clip["mel"]
     assert ours.shape == theirs.shape  # 1 + n // 256 centred frames, 96 bands
     scale = theirs.max()
@@ -72,7 +77,7 @@ def test_frontend_equals_librosa_mel(clip):
 
 
 def test_log_mel_patches_equal_the_originals_input(models, clip):
-    ours = models["musicnn-mtt"].patches(clip["waveform"]).numpy()
+    ours = models["musicnn-mtt"].patches(clip["waveform"]).cpu().numpy()
     theirs = clip["logmel"]
     assert ours.shape == theirs.shape
     diff = np.abs(ours - theirs)
