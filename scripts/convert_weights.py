@@ -24,8 +24,8 @@ import torch
 from safetensors.torch import save_file
 
 from embedexplore.models.checkpoint import read_checkpoint
-from embedexplore.models.musicnn import MusiCNN, musicnn_weights_from_tensorflow
-from embedexplore.models.vgg import VGG, vgg_weights_from_tensorflow
+from embedexplore.models.musicnn_net import MusiCNN, musicnn_weights_from_tensorflow
+from embedexplore.models.vgg_net import VGG, vgg_weights_from_tensorflow
 
 OUT = Path(__file__).resolve().parent.parent / "src" / "embedexplore" / "models" / "weights"
 MODELS = {  # our name: (folder in the wheel, architecture, mapping)

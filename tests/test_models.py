@@ -18,8 +18,8 @@ from embedexplore.models import (
     vgg,
 )
 from embedexplore.models.checkpoint import CheckpointError, read_checkpoint
-from embedexplore.models.musicnn import musicnn_weights_from_tensorflow
-from embedexplore.models.vgg import vgg_weights_from_tensorflow
+from embedexplore.models.musicnn_net import musicnn_weights_from_tensorflow
+from embedexplore.models.vgg_net import vgg_weights_from_tensorflow
 
 DATA = Path(__file__).parent / "data"
 NAMES = ["musicnn-msd", "musicnn-mtt", "vgg-msd", "vgg-mtt"]
@@ -54,10 +54,13 @@ def test_architectures_have_the_original_shapes():
 
 def test_available_lists_the_four_models():
     table = available()
-    assert list(table.index) == NAMES
-    assert set(table["dataset"]) == {"MSD", "MTT"} and (table["tags"] == 50).all()
+    assert list(table.index) == [*NAMES, "vggish"]
+    assert set(table["dataset"]) == {"MSD", "MTT", "AudioSet"}
+    assert (table.loc[NAMES, "tags"] == 50).all()
     assert table.loc["vgg-mtt", "layers"] == "embeddings (256), taggrams (50)"
-    assert table["licence"].str.startswith("ISC").all()
+    assert table.loc[NAMES, "licence"].str.startswith("ISC").all()
+    with pytest.raises(ValueError, match="load_vggish"):
+        load_model("vggish")
 
 
 def test_load_model_from_shipped_weights_only(models, monkeypatch):

@@ -35,6 +35,16 @@ def test_wheel_contains_the_package(tmp_path):
     ):
         assert f"embedexplore/{module}.py" in names
     assert "embedexplore/py.typed" in names
+    for module in (
+        "__init__",
+        "checkpoint",
+        "frontend",
+        "labels",
+        "musicnn_net",
+        "vgg_net",
+        "vggish_net",
+    ):
+        assert f"embedexplore/models/{module}.py" in names
     for model in ("musicnn-msd", "musicnn-mtt", "vgg-msd", "vgg-mtt"):
         assert f"embedexplore/models/weights/{model}.safetensors" in names
     assert "embedexplore/models/weights/NOTICE" in names

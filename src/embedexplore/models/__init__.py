@@ -30,8 +30,9 @@ import torch
 
 from .frontend import HOP_LENGTH, N_FFT, N_MELS, MelFrontend
 from .labels import MSD_LABELS, MTT_LABELS
-from .musicnn import MusiCNN, musicnn
-from .vgg import VGG, vgg
+from .musicnn_net import MusiCNN, musicnn
+from .vgg_net import VGG, vgg
+from .vggish_net import VGGish, load_vggish, vggish
 
 __all__ = [
     "MUSICNN_MSD",
@@ -43,10 +44,13 @@ __all__ = [
     "MusiCNN",
     "Tagger",
     "TaggerBundle",
+    "VGGish",
     "available",
     "load_model",
+    "load_vggish",
     "musicnn",
     "vgg",
+    "vggish",
 ]
 
 logger = logging.getLogger(__name__)
@@ -130,6 +134,12 @@ def available():
             "layers": ", ".join(f"{k} ({v})" for k, v in dims.items()),
             "tags": len(b.labels), "licence": b.licence, "source": b.source,
         })  # fmt: skip
+    rows.append({
+        "name": "vggish", "architecture": "vggish", "dataset": "AudioSet",
+        "layers": "embeddings (128), postprocessed (128, with PCA parameters)", "tags": 0,
+        "licence": "Apache 2.0 (weights not shipped: load_vggish(path))",
+        "source": "tensorflow/models research/audioset/vggish, or torchvggish's port",
+    })  # fmt: skip
     return pd.DataFrame(rows).set_index("name")
 
 
@@ -143,6 +153,12 @@ def load_model(
     (TensorFloat-32 matrix products on NVIDIA GPUs) or ``"bf16"`` (bfloat16 autocast); the mel
     frontend always runs in float32.
     """
+    if name == "vggish":
+        raise ValueError(
+            "VGGish's weights are not shipped with embedexplore: download Google's "
+            "vggish_model.ckpt (or torchvggish's vggish-10086976.pth) and load it with "
+            "embedexplore.models.load_vggish(path); see that function's documentation"
+        )
     try:
         bundle = BUNDLES[name]
     except KeyError:
