@@ -81,6 +81,7 @@ def main() -> None:
                     "converted_by": "embedexplore scripts/convert_weights.py",
                 },
             )
+            (OUT / f"{name}.safetensors").chmod(0o644)  # written private; shipped readable
             print(f"{name}: {len(state)} tensors, {n:,} values from musicnn/{folder}")
 
 
