@@ -226,3 +226,23 @@ def test_precisions(models, rng):
     assert "bf16" in repr(bf16)
     with pytest.raises(ValueError, match="precision must be one of"):
         load_model("vgg-mtt", device="cpu", precision="fp8")
+
+
+@pytest.mark.parametrize("kind", ["amax", "pool"])
+def test_fused_conv_relu_bn_max_equals_the_plain_order(rng, kind):
+    from embedexplore.models.fused import conv_relu_bn_max
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+    bn = torch.nn.BatchNorm2d(8, eps=1e-3).eval()
+    with torch.no_grad():  # trained-like statistics, with scales of both signs
+        bn.weight.copy_(torch.tensor([1.5, -0.7, 0.2, -2.0, 0.0, 3.0, -0.1, 0.9]))
+        bn.bias.normal_()
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.1, 2.0)
+    x = torch.randn(4, 3, 20, 12)
+    reduce = (lambda t: t.amax(dim=3)) if kind == "amax" else torch.nn.MaxPool2d(2, 2)
+    with torch.no_grad():
+        plain = reduce(bn(torch.relu(conv(x))))
+        fused = conv_relu_bn_max(x, conv, bn, reduce)
+    torch.testing.assert_close(fused, plain, rtol=1e-6, atol=1e-6)

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .fused import conv_relu_bn_max
+
 __all__ = ["MusiCNN", "musicnn", "musicnn_weights_from_tensorflow"]
 
 EPS = 1e-3  # TensorFlow's batch_normalization default
@@ -97,7 +99,7 @@ class MusiCNN(nn.Module):
         x = self.input_bn(x.unsqueeze(1))  # [B, 1, T, F]
         padded = F.pad(x, (0, 0, 3, 3))  # time 3/3, frequency untouched ("valid")
         timbral = [
-            bn(F.relu(conv(padded))).amax(dim=3)  # max over frequency -> [B, C, T]
+            conv_relu_bn_max(padded, conv, bn, _max_over_frequency)  # [B, C, T]
             for conv, bn in zip(self.timbral_convs, self.timbral_bns, strict=True)
         ]
         temporal = []
@@ -105,7 +107,7 @@ class MusiCNN(nn.Module):
             k = conv.kernel_size[0]
             # TensorFlow "same": (k - 1) rows of padding, the odd one at the end
             same = F.pad(x, (0, 0, (k - 1) // 2, k // 2))
-            temporal.append(bn(F.relu(conv(same))).amax(dim=3))
+            temporal.append(conv_relu_bn_max(same, conv, bn, _max_over_frequency))
         front = torch.cat(timbral + temporal, dim=1)  # [B, 561, T]
         features = [front]
         h = front
@@ -126,6 +128,10 @@ class MusiCNN(nn.Module):
             "penultimate": penultimate,
             "taggrams": torch.sigmoid(logits),
         }
+
+
+def _max_over_frequency(x: torch.Tensor) -> torch.Tensor:
+    return x.amax(dim=3)
 
 
 def musicnn(**params) -> MusiCNN:

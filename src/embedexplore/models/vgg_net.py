@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from .fused import conv_relu_bn_max
 
 __all__ = ["VGG", "vgg", "vgg_weights_from_tensorflow"]
 
@@ -45,7 +46,7 @@ class VGG(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.input_bn(x.unsqueeze(1))
         for conv, bn, pool in zip(self.convs, self.bns, self.pools, strict=True):
-            h = pool(bn(F.relu(conv(h))))
+            h = conv_relu_bn_max(h, conv, bn, pool)  # = pool(bn(relu(conv(h))))
         embeddings = h.permute(0, 2, 3, 1).flatten(1)  # NHWC order, as TensorFlow flattens
         return {"embeddings": embeddings, "taggrams": torch.sigmoid(self.classifier(embeddings))}
 
