@@ -6,11 +6,12 @@ This script is NOT part of the package and does not run in the test suite: it ne
 environment that cannot coexist with ours. It is kept here so that anyone can regenerate or audit
 the committed reference files that the PyTorch port is tested against.
 
-Usage (from the repository root)::
+Usage (from the repository root; ``benchmarks/original_venv.sh`` makes that environment)::
 
-    TF_USE_LEGACY_KERAS=1 /work/tfref/.venv/bin/python scripts/make_reference.py
-    TF_USE_LEGACY_KERAS=1 /work/tfref/.venv/bin/python scripts/make_reference.py \
-        --readme-clips /work/.mirror/jordipons+musicnn/repo
+    bash benchmarks/original_venv.sh
+    TF_USE_LEGACY_KERAS=1 .venv-original/bin/python scripts/make_reference.py
+    TF_USE_LEGACY_KERAS=1 .venv-original/bin/python scripts/make_reference.py \
+        --readme-clips PATH/TO/A/CHECKOUT/OR/MIRROR/OF/jordipons/musicnn
 
 Default mode: for each clip in CLIPS, decode 25 s with librosa (16 kHz mono, soxr_hq), quantise to
 16-bit PCM and write ``<name>.flac``; then, from the waveform read back from that FLAC, compute the
