@@ -33,6 +33,7 @@ from .labels import MSD_LABELS, MTT_LABELS
 from .musicnn_net import MusiCNN, musicnn
 from .vgg_net import VGG, vgg
 from .vggish_net import VGGish, load_vggish, vggish
+from .waveform import mono_16k, resolve_device
 
 __all__ = [
     "MUSICNN_MSD",
@@ -166,12 +167,6 @@ def load_model(
     return bundle.get_model(device, precision)
 
 
-def _device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 class Tagger:
     """A pretrained model ready to embed audio (see :func:`load_model`).
 
@@ -203,7 +198,7 @@ class Tagger:
         self.bundle = bundle
         self.name = bundle.name
         self.labels = bundle.labels
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.network = network.to(self.device).eval()
         # frames are cut from a zero-padded signal here, so the frontend itself does not centre
         self.frontend = MelFrontend(center=False).to(self.device)
@@ -281,7 +276,7 @@ class Tagger:
         self, waveform: np.ndarray | torch.Tensor, sample_rate: int = _SAMPLE_RATE
     ) -> torch.Tensor:
         """The log-mel patches ``[n_patches, 187, 96]`` the network reads, on :attr:`device`."""
-        x = _mono_16k(waveform, sample_rate)
+        x = mono_16k(waveform, sample_rate)
         if x.size == 0:
             return torch.zeros((0, PATCH_FRAMES, N_MELS), device=self.device)
         minimum = (PATCH_FRAMES - 1) * HOP_LENGTH  # samples giving 187 centred frames
@@ -302,23 +297,3 @@ class Tagger:
             logmel = self.frontend(signal.unsqueeze(0))[0]  # [(p1 - p0) * 187, 96]
             out[p0:p1] = logmel.reshape(p1 - p0, PATCH_FRAMES, N_MELS)
         return out
-
-
-def _mono_16k(waveform, sample_rate: int) -> np.ndarray:
-    if isinstance(waveform, torch.Tensor):
-        waveform = waveform.detach().cpu().numpy()
-    x = np.asarray(waveform, dtype=np.float32)
-    if x.ndim != 1:
-        raise ValueError(
-            f"embed() takes a mono waveform [n]; got shape {x.shape} (average the channels first, "
-            "e.g. waveform.mean(axis=0))"
-        )
-    if not np.isfinite(x).all():
-        raise ValueError("the waveform holds NaN or infinite values")
-    if sample_rate != _SAMPLE_RATE:
-        import soxr
-
-        if sample_rate <= 0:
-            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-        x = soxr.resample(x, sample_rate, _SAMPLE_RATE, quality="HQ").astype(np.float32)
-    return x

@@ -82,6 +82,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .waveform import mono_16k, resolve_device
+
 __all__ = [
     "EXAMPLE_FRAMES",
     "EXAMPLE_HOP_SAMPLES",
@@ -624,32 +626,6 @@ def load_vggish(
     return VGGishEmbedder(network, device=device, source=source)
 
 
-def _device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def _mono_16k(waveform, sample_rate: int) -> np.ndarray:
-    if isinstance(waveform, torch.Tensor):
-        waveform = waveform.detach().cpu().numpy()
-    x = np.asarray(waveform, dtype=np.float32)
-    if x.ndim != 1:
-        raise ValueError(
-            f"embed() takes a mono waveform [n]; got shape {x.shape} (average the channels first, "
-            "e.g. waveform.mean(axis=0))"
-        )
-    if not np.isfinite(x).all():
-        raise ValueError("the waveform holds NaN or infinite values")
-    if sample_rate != SAMPLE_RATE:
-        import soxr
-
-        if sample_rate <= 0:
-            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-        x = soxr.resample(x, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
-    return x
-
-
 class VGGishEmbedder:
     """VGGish with its input pipeline, ready to embed audio (see :func:`load_vggish`).
 
@@ -681,7 +657,7 @@ class VGGishEmbedder:
     def __init__(
         self, network: VGGish, *, device: str | torch.device = "cpu", source: str = ""
     ) -> None:
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.network = network.to(self.device).eval()
         self.frontend = VGGishFrontend().to(self.device)
         self.layers = dict(network.dims)
@@ -702,7 +678,7 @@ class VGGishEmbedder:
 
         Example ``k`` starts at ``k * 0.96`` s; see the class notes for short input.
         """
-        x = _mono_16k(waveform, sample_rate)
+        x = mono_16k(waveform, sample_rate)
         if pad_short and 0 < x.size < EXAMPLE_SAMPLES:
             x = np.tile(x, -(-EXAMPLE_SAMPLES // x.size))[:EXAMPLE_SAMPLES]
         n_frames = 1 + (x.size - WINDOW_LENGTH) // HOP_LENGTH if x.size >= WINDOW_LENGTH else 0
