@@ -178,6 +178,8 @@ class Tagger:
     layers : dict of str to int
         Layer names and their dimensions.
     device : torch.device
+    precision : str
+        ``"float32"``, ``"tf32"`` or ``"bf16"``: see :func:`load_model`.
     network : torch.nn.Module
         The network itself: log-mel patches ``[batch, 187, 96]`` -> dict of layers.
     frontend : MelFrontend
