@@ -246,3 +246,18 @@ def test_fused_conv_relu_bn_max_equals_the_plain_order(rng, kind):
         plain = reduce(bn(torch.relu(conv(x))))
         fused = conv_relu_bn_max(x, conv, bn, reduce)
     torch.testing.assert_close(fused, plain, rtol=1e-6, atol=1e-6)
+
+
+def test_tf32_context_restores_the_global_flags_even_on_errors():
+    from embedexplore.models.arithmetic import tf32
+
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        with pytest.raises(RuntimeError), tf32(False):
+            assert not torch.backends.cudnn.allow_tf32
+            assert not torch.backends.cuda.matmul.allow_tf32
+            raise RuntimeError("boom")
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .arithmetic import tf32
 from .frontend import HOP_LENGTH, N_FFT, N_MELS, MelFrontend
 from .labels import MSD_LABELS, MTT_LABELS
 from .musicnn_net import MusiCNN, musicnn
@@ -253,24 +254,9 @@ class Tagger:
         if self.precision == "bf16":
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
                 out = self.network(patches)
-        elif self.precision == "tf32" and self.device.type == "cuda":
-            matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-            try:
-                out = self.network(patches)
-            finally:
-                torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = (
-                    matmul,
-                    cudnn,
-                )
         else:
-            # float32, and TF32 off even where PyTorch's defaults would allow it in convolutions
-            cudnn = torch.backends.cudnn.allow_tf32
-            torch.backends.cudnn.allow_tf32 = False
-            try:
+            with tf32(self.precision == "tf32"):
                 out = self.network(patches)
-            finally:
-                torch.backends.cudnn.allow_tf32 = cudnn
         return {k: v.float() for k, v in out.items()}
 
     @torch.inference_mode()

@@ -15,6 +15,8 @@ import torch
 from nnAudio.features import MelSpectrogram
 from torch import nn
 
+from .arithmetic import tf32
+
 __all__ = ["MelFrontend"]
 
 SAMPLE_RATE = 16_000
@@ -52,7 +54,8 @@ class MelFrontend(nn.Module):
         """The mel power spectrogram ``[batch, frames, 96]`` (librosa's, before any rounding)."""
         if waveform.ndim == 1:
             waveform = waveform.unsqueeze(0)
-        return self.mel(waveform.float()).transpose(1, 2)
+        with tf32(False):  # the STFT is a convolution: keep it float32 on GPUs too
+            return self.mel(waveform.float()).transpose(1, 2)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         x = self.power(waveform)
