@@ -248,16 +248,44 @@ def test_fused_conv_relu_bn_max_equals_the_plain_order(rng, kind):
     torch.testing.assert_close(fused, plain, rtol=1e-6, atol=1e-6)
 
 
-def test_tf32_context_restores_the_global_flags_even_on_errors():
+def test_tf32_context_restores_the_global_settings_even_on_errors():
     from embedexplore.models.arithmetic import tf32
 
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    matmul, conv = torch.backends.cuda.matmul, torch.backends.cudnn.conv
+    saved = (matmul.fp32_precision, conv.fp32_precision)
     try:
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-        with pytest.raises(RuntimeError), tf32(False):
-            assert not torch.backends.cudnn.allow_tf32
-            assert not torch.backends.cuda.matmul.allow_tf32
+        matmul.fp32_precision = conv.fp32_precision = "tf32"  # a user who wants TF32 elsewhere
+        with pytest.raises(RuntimeError), tf32(False, "cuda"):
+            assert (matmul.fp32_precision, conv.fp32_precision) == ("ieee", "ieee")
             raise RuntimeError("boom")
-        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        assert (matmul.fp32_precision, conv.fp32_precision) == ("tf32", "tf32")
+        with tf32(False, "cpu"):  # nothing to do off CUDA
+            assert (matmul.fp32_precision, conv.fp32_precision) == ("tf32", "tf32")
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+        matmul.fp32_precision, conv.fp32_precision = saved
+    torch.get_float32_matmul_precision()  # still readable: no mix of old and new switches
+
+
+def test_integer_and_bfloat16_waveforms(models, rng):
+    m = models["vgg-msd"]
+    x = (rng.standard_normal(16_000 * 4) * 0.2).clip(-1, 1)
+    pcm = np.round(x * 32767).astype(np.int16)
+    as_float = m.embed(pcm.astype(np.float32) / 32768)["taggrams"]
+    np.testing.assert_allclose(m.embed(pcm)["taggrams"], as_float, atol=1e-6)
+    np.testing.assert_allclose(m.embed(torch.from_numpy(pcm))["taggrams"], as_float, atol=1e-6)
+    assert m.embed(torch.from_numpy(x).bfloat16())["taggrams"].shape == (1, 50)
+    assert m.embed(np.ones(1, np.float32), sample_rate=44_100)["taggrams"].shape == (1, 50)
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="batch_size"):
+            m.embed(x, batch_size=bad)
+
+
+def test_checkpoint_reader_reports_a_short_data_file(tmp_path):
+    import shutil
+
+    src = DATA / "tiny_checkpoint"
+    shutil.copy(src / ".index", tmp_path / ".index")
+    data = (src / ".data-00000-of-00001").read_bytes()
+    (tmp_path / ".data-00000-of-00001").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="outside the data file"):
+        read_checkpoint(f"{tmp_path}/")

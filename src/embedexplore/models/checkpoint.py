@@ -50,13 +50,19 @@ def _block(data: bytes, offset: int, size: int) -> list[tuple[bytes, bytes]]:
     if data[offset + size] != 0:  # trailer: compression type, then a CRC
         raise CheckpointError("compressed index blocks are not supported")
     block = data[offset : offset + size]
+    if len(block) < 4:
+        raise CheckpointError("index block too short")
     (n_restarts,) = struct.unpack_from("<I", block, len(block) - 4)
     end = len(block) - 4 - 4 * n_restarts
+    if end < 0:
+        raise CheckpointError("corrupt index block (restart array larger than the block)")
     entries, pos, key = [], 0, b""
     while pos < end:
         shared, pos = _varint(block, pos)
         unshared, pos = _varint(block, pos)
         value_len, pos = _varint(block, pos)
+        if shared > len(key) or pos + unshared + value_len > end:
+            raise CheckpointError("corrupt index block (an entry runs past its end)")
         key = key[:shared] + block[pos : pos + unshared]
         pos += unshared
         entries.append((key, block[pos : pos + value_len]))
@@ -132,21 +138,23 @@ def read_checkpoint(prefix: str | os.PathLike) -> dict[str, np.ndarray]:
     for _, handle in _block(index, index_offset, index_size):
         offset, p = _varint(handle, 0)
         size, _ = _varint(handle, p)
-        for key, value in _block(index, offset, size):
-            if key == b"":
+        for raw_key, value in _block(index, offset, size):
+            if raw_key == b"":
                 continue  # the BundleHeaderProto
+            try:
+                key = raw_key.decode("utf-8")
+            except UnicodeDecodeError:
+                raise CheckpointError(f"variable name is not UTF-8: {raw_key!r}") from None
             dtype, shape, shard, start, nbytes = _entry(value)
             if shard != 0:
                 raise CheckpointError("multi-shard checkpoints are not supported")
             if dtype not in _DTYPES:
-                raise CheckpointError(f"{key.decode()}: unsupported dtype {dtype}")
-            arr = np.frombuffer(
-                data,
-                dtype=np.dtype(_DTYPES[dtype]).newbyteorder("<"),
-                count=nbytes // np.dtype(_DTYPES[dtype]).itemsize,
-                offset=start,
-            )
+                raise CheckpointError(f"{key}: unsupported dtype {dtype}")
+            if start < 0 or nbytes < 0 or start + nbytes > len(data):
+                raise CheckpointError(f"{key}: its bytes lie outside the data file (truncated?)")
+            item = np.dtype(_DTYPES[dtype]).newbyteorder("<")
+            arr = np.frombuffer(data, dtype=item, count=nbytes // item.itemsize, offset=start)
             if int(np.prod(shape, dtype=np.int64)) != arr.size:
-                raise CheckpointError(f"{key.decode()}: {arr.size} values for shape {shape}")
-            out[key.decode()] = arr.reshape(shape).copy()
+                raise CheckpointError(f"{key}: {arr.size} values for shape {shape}")
+            out[key] = arr.reshape(shape).copy()
     return out
