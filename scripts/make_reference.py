@@ -335,6 +335,8 @@ def readme_clips(mirror: str) -> None:
     ).stdout.strip()
     result = {
         "_note": README_NOTE,
+        # what the README shows (musicnn-mtt), in a form benchmarks/readme_clips.py reads
+        "_readme": {clip: tags for (clip, _), tags in README_EXPECTED.items()},
         "_how": PATCH_NOTE + f" Clips from jordipons/musicnn commit {head}.",
     }
     for name in README_CLIPS:
