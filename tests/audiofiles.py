@@ -76,3 +76,21 @@ def decoded_seconds(path: str | os.PathLike) -> float:
         s = c.streams.audio[0]
         n = sum(f.samples for f in c.decode(s))
         return n / s.codec_context.sample_rate
+
+
+def excerpt(src: str | os.PathLike, dst: str | os.PathLike, seconds: float) -> Path:
+    """The first ``seconds`` of a real file, its packets copied as they are (no re-encoding):
+    a short file of real music in its original codec."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(os.fspath(src)) as inp, av.open(os.fspath(dst), "w") as out:
+        s_in = inp.streams.audio[0]
+        s_out = out.add_stream_from_template(s_in)
+        for packet in inp.demux(s_in):
+            if packet.dts is None:
+                continue
+            if packet.pts is not None and packet.pts * packet.time_base >= seconds:
+                break
+            packet.stream = s_out
+            out.mux(packet)
+    return dst

@@ -11,7 +11,18 @@ __version__ = "0.1.0"
 
 from .collection import Collection, scan
 
-__all__ = ["Collection", "__version__", "audio", "datasets", "load_model", "models", "scan"]
+__all__ = [
+    "Collection",
+    "Embeddings",
+    "__version__",
+    "audio",
+    "datasets",
+    "extract",
+    "load_model",
+    "models",
+    "open_store",
+    "scan",
+]
 
 
 def __getattr__(name: str):
@@ -20,6 +31,10 @@ def __getattr__(name: str):
 
     if name in ("audio", "datasets", "tags", "models"):
         return importlib.import_module(f".{name}", __name__)
+    if name == "extract":
+        return importlib.import_module(".extract", __name__).extract
+    if name in ("Embeddings", "open_store"):
+        return getattr(importlib.import_module(".embeddings", __name__), name)
     if name == "load_model":
         return importlib.import_module(".models", __name__).load_model
     raise AttributeError(f"module 'embedexplore' has no attribute {name!r}")

@@ -2,6 +2,7 @@
 
 embedexplore scan ~/Music             # summary: tracks, duration, formats, errors
 embedexplore demo                     # write (or find) the demo collection and scan it
+embedexplore extract ~/Music --store ~/music-embeddings   # all four models, GPU if there is one
 """
 
 from __future__ import annotations
@@ -34,6 +35,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     _scan_options(p_demo)
 
+    p_ext = sub.add_parser(
+        "extract", help="run the tagging models over every segment of folders, into a store"
+    )
+    p_ext.add_argument("paths", nargs="+", metavar="PATH", help="folders or files to extract")
+    p_ext.add_argument("--store", required=True, metavar="DIR", help="the store's folder")
+    p_ext.add_argument(
+        "--models", nargs="+", metavar="MODEL",
+        default=["musicnn-msd", "musicnn-mtt", "vgg-msd", "vgg-mtt"],
+        help="models to run (default: all four)",
+    )  # fmt: skip
+    p_ext.add_argument(
+        "--layers", nargs="+", metavar="LAYER", default=["taggrams", "embeddings"],
+        help="layers to keep, or 'all' (default: taggrams embeddings)",
+    )  # fmt: skip
+    p_ext.add_argument("--device", default="auto", help="auto (default), cuda, cuda:N or cpu")
+    p_ext.add_argument(
+        "--precision", default="float32", choices=["float32", "tf32", "bf16"],
+        help="the networks' arithmetic (default float32: parity with the originals)",
+    )  # fmt: skip
+    p_ext.add_argument(
+        "--dtype", default="float16", choices=["float16", "float32"],
+        help="how the arrays are stored (default float16)",
+    )  # fmt: skip
+    p_ext.add_argument("--batch-size", type=int, default=None, help="patches per forward pass")
+    p_ext.add_argument(
+        "--decoders", type=int, default=None, help="decoding processes (default: automatic)"
+    )
+    _scan_options(p_ext)
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -48,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             folder = demo(args.path, progress=not args.quiet)
             print(f"demo collection: {folder}")
             return _scan(args, [folder])
+        if args.command == "extract":
+            return _extract(args)
     except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError) as e:
         print(f"embedexplore: error: {e}", file=sys.stderr)
         return 1
@@ -59,6 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as e:
+        from .store import StoreError
+
+        if not isinstance(e, StoreError):
+            raise
+        print(f"embedexplore: error: {e}", file=sys.stderr)
+        return 1
     return 2
 
 
@@ -78,6 +117,31 @@ def _scan(args, paths) -> int:
     if getattr(args, "csv", None):
         collection.tracks.to_csv(args.csv, errors="surrogateescape")  # non-UTF-8 names
         print(f"tracks written to {args.csv}")
+    return 0
+
+
+def _extract(args) -> int:
+    from .collection import scan
+    from .extract import extract
+
+    cache = False if args.no_cache else (args.cache_dir or True)
+    collection = scan(args.paths, cache=cache, workers=args.workers, progress=not args.quiet)
+    layers = "all" if args.layers == ["all"] else args.layers
+    emb = extract(
+        collection, store=args.store, models=args.models, layers=layers, device=args.device,
+        precision=args.precision, dtype=args.dtype, batch_size=args.batch_size,
+        workers=args.decoders, progress=not args.quiet,
+    )  # fmt: skip
+    s = emb.stats
+    print(
+        f"{len(emb.segments)} segments of {len(emb.tracks)} tracks in {emb.path}; this run: "
+        f"{s.extracted} extracted, {s.reused} already there, {s.failed} failed, "
+        f"{s.audio_seconds / 3600:.2f} h of audio in {s.seconds:.1f} s on {s.device}"
+    )
+    if len(emb.errors):
+        print(f"{len(emb.errors)} tracks could not be extracted:")
+        for row in emb.errors.head(20).itertuples():
+            print(f"  {row.path}: {row.reason}")
     return 0
 
 

@@ -1,0 +1,41 @@
+"""What extraction's decoding processes run: a file -> the 16 kHz mono waveform, or why not.
+
+Kept free of torch, so that each decoding process starts fast and small.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import audio
+
+
+def decode(path: str) -> tuple[str, np.ndarray | str]:
+    """``("ok", waveform)`` (float32, 16 kHz mono) or ``("error", reason)``.
+
+    Every failure a file can cause becomes a reason, so one bad file never stops a run.
+    """
+    try:
+        return "ok", audio.load(path)
+    except FileNotFoundError:
+        return "error", "the file is gone (moved or deleted since the scan); scan again"
+    except audio.AudioError as e:
+        return "error", str(e)
+    except OSError as e:
+        return "error", f"cannot read the file: {e.strerror or e}"
+    except MemoryError:
+        return "error", "not enough memory to decode this file"
+    except Exception as e:  # noqa: BLE001 (a decoder bug on one file must not stop the run)
+        return "error", f"decoding failed ({type(e).__name__}: {e})"
+
+
+def ping() -> bool:
+    """Answers once a worker process has started."""
+    return True
+
+
+def worker_init() -> None:
+    # decoding processes leave the cores' threads to the models: one thread each
+    os.environ.setdefault("OMP_NUM_THREADS", "1")

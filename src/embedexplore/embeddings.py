@@ -1,0 +1,292 @@
+"""Reading a store: the segments table and the arrays aligned with it, row for row.
+
+>>> emb = embedexplore.open_store("~/music-embeddings")              # doctest: +SKIP
+>>> emb.segments.head()                                              # doctest: +SKIP
+>>> x = emb.array("musicnn-msd", "embeddings")     # [n_segments, 200], memory-mapped
+>>> agg = emb.per_track("musicnn-msd")             # mean and spread per track
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .audio import segment_times
+from .store import Part, Store, StoreError
+
+__all__ = ["Embeddings", "ExtractStats", "TrackAggregate", "live_rows", "open_store"]
+
+
+@dataclass(frozen=True)
+class ExtractStats:
+    """What an extraction run did."""
+
+    tracks: int  # live tracks in the collection
+    extracted: int  # tracks computed in this run
+    reused: int  # tracks whose rows were already in the store
+    failed: int  # tracks that could not be read in this run (see Embeddings.errors)
+    audio_seconds: float  # audio decoded and run through the models in this run
+    seconds: float  # wall time of the run
+    device: str
+
+    @property
+    def realtime(self) -> float:
+        """Seconds of audio processed per second of wall time."""
+        return self.audio_seconds / self.seconds if self.seconds > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class TrackAggregate:
+    """Per-track statistics of a layer (the "averages" view): rows follow ``track_ids``."""
+
+    track_ids: pd.Index
+    mean: np.ndarray  # [n_tracks, dim], float32
+    std: np.ndarray  # [n_tracks, dim], float32 (population standard deviation over segments)
+    n_segments: np.ndarray  # [n_tracks]
+
+
+def live_rows(
+    store: Store, manifest: dict, model: str, live: list[dict], parts: dict | None = None
+) -> dict[str, tuple[str, int, int]]:
+    """For each live track that has ``model``'s rows: ``(part_id, first_row, n_rows)``.
+
+    A part's row for a track counts only if the part was computed from the file as it is now
+    (same size and mtime); the last committed part wins.
+    """
+    entry = manifest.get("models", {}).get(model)
+    if entry is None:
+        return {}
+    fingerprints = {t["id"]: (int(t["size"]), int(t["mtime_ns"])) for t in live}
+    out: dict[str, tuple[str, int, int]] = {}
+    for pid in entry["parts"]:
+        part = parts.get((model, pid)) if parts is not None else None
+        if part is None:
+            part = store.read_part(model, pid)
+            if parts is not None:
+                parts[(model, pid)] = part
+        offsets = part.offsets
+        for i, (tid, fp) in enumerate(zip(part.track_ids, part.fingerprints, strict=True)):
+            if fingerprints.get(tid) == tuple(fp):
+                out[tid] = (pid, int(offsets[i]), int(part.n_segments[i]))
+    return out
+
+
+class Embeddings:
+    """The extracted embeddings of a collection, read from a store.
+
+    Attributes
+    ----------
+    path : Path
+        The store.
+    models : tuple of str
+        The models read; :attr:`segments` holds the tracks that have rows for all of them.
+    segments : pd.DataFrame
+        One row per 2.992 s segment: ``track_id`` (categorical), ``segment`` (index within the
+        track), ``start`` and ``end`` (seconds, exactly ``k * 2.992`` and ``(k + 1) * 2.992``).
+        Row ``i`` is row ``i`` of every :meth:`array`.
+    tracks : pd.DataFrame
+        One row per track in :attr:`segments`, indexed by ``track_id``: ``path``, ``duration``,
+        ``n_segments``, ``first_row`` (its first row in :attr:`segments`).
+    errors : pd.DataFrame
+        Tracks that could not be extracted: ``track_id``, ``path``, ``reason``.
+    stats : ExtractStats or None
+        Set when these embeddings come from :func:`embedexplore.extract`.
+    """
+
+    def __init__(self, store: str | os.PathLike | Store, models=None, *, stats=None) -> None:
+        self._store = store if isinstance(store, Store) else Store(store)
+        self.path = self._store.path
+        self.stats = stats
+        manifest = self._store.manifest()
+        known = manifest.get("models", {})
+        if models is None:
+            models = tuple(known)
+        elif isinstance(models, str):
+            models = (models,)
+        missing = [m for m in models if m not in known]
+        if missing:
+            raise StoreError(
+                f"the store {self.path} holds no rows of {', '.join(missing)}; it has "
+                f"{', '.join(known) or 'none yet'} (extract those models first)"
+            )
+        self.models = tuple(models)
+        self._layers = {m: dict(known[m]["layers"]) for m in self.models}
+        self._dtypes = {m: known[m]["dtype"] for m in self.models}
+        live = self._store.collection()
+        self._parts: dict[tuple[str, str], Part] = {}
+        self._rows = {m: live_rows(self._store, manifest, m, live, self._parts) for m in models}
+        kept = [t for t in live if all(t["id"] in self._rows[m] for m in self.models)]
+        n = np.array(
+            [self._rows[self.models[0]][t["id"]][2] if self.models else 0 for t in kept],
+            np.int64,
+        )
+        for m in self.models[1:]:  # every model cuts the same segments (same preprocessing)
+            other = np.array([self._rows[m][t["id"]][2] for t in kept], np.int64)
+            if not np.array_equal(n, other):
+                raise StoreError(f"{m} and {self.models[0]} disagree on segment counts")
+        ids = [t["id"] for t in kept]
+        first = np.concatenate([[0], np.cumsum(n)])[:-1] if len(n) else np.zeros(0, np.int64)
+        self.tracks = pd.DataFrame(
+            {
+                "path": pd.array([t["path"] for t in kept], dtype="string"),
+                "duration": np.array([t["duration"] for t in kept], np.float64),
+                "n_segments": n,
+                "first_row": first.astype(np.int64),
+            },
+            index=pd.Index(ids, name="track_id", dtype="string"),
+        )
+        total = int(n.sum())
+        segment = np.arange(total, dtype=np.int64) - np.repeat(first, n)
+        start, end = segment_times(int(n.max()) if len(n) else 0)
+        self.segments = pd.DataFrame(
+            {
+                "track_id": pd.Categorical.from_codes(
+                    np.repeat(np.arange(len(ids)), n), categories=pd.Index(ids, dtype="string")
+                ),
+                "segment": segment.astype(np.int32),
+                "start": start[segment] if total else np.zeros(0),
+                "end": end[segment] if total else np.zeros(0),
+            }
+        )
+        self.segments.index.name = "row"
+        live_ids = {t["id"]: t for t in live}
+        errors = [
+            {"track_id": tid, "path": e["path"], "reason": e["reason"]}
+            for tid, e in manifest.get("errors", {}).items()
+            if tid in live_ids
+        ]
+        self.errors = pd.DataFrame(errors, columns=["track_id", "path", "reason"])
+
+    def __repr__(self) -> str:
+        hours = self.tracks["duration"].sum() / 3600
+        return (
+            f"<Embeddings: {len(self.segments)} segments of {len(self.tracks)} tracks "
+            f"({hours:.1f} h), models {list(self.models)}, {len(self.errors)} errors, "
+            f"store {self.path}>"
+        )
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def layers(self, model: str) -> dict[str, int]:
+        """The layers stored for ``model`` and their dimensions."""
+        self._check(model)
+        return dict(self._layers[model])
+
+    def array(self, model: str, layer: str = "embeddings") -> np.ndarray:
+        """``model``'s ``layer`` for every row of :attr:`segments`, ``[n_segments, dim]``.
+
+        Memory-mapped (read-only, no copy) when the store is compacted, as it is after every
+        :func:`extract` run; otherwise gathered into memory. The dtype is the one chosen at
+        extraction (float16 by default: see :func:`embedexplore.extract` for its cost).
+        """
+        self._check(model)
+        if layer not in self._layers[model]:
+            raise KeyError(
+                f"{model} has no stored layer {layer!r}; stored: {', '.join(self._layers[model])}"
+            )
+        dim = self._layers[model][layer]
+        rows = [self._rows[model][t] for t in self.tracks.index]
+        if not rows:
+            return np.zeros((0, dim), self._dtypes[model])
+        pids = {r[0] for r in rows}
+        if len(pids) == 1:
+            pid = rows[0][0]
+            part = self._parts[(model, pid)]
+            starts = np.array([r[1] for r in rows], np.int64)
+            if (
+                starts[0] == 0
+                and np.array_equal(starts[1:], np.cumsum(self.tracks["n_segments"].to_numpy())[:-1])
+                and sum(part.n_segments) == len(self.segments)
+            ):
+                return self._store.open_array(model, pid, layer)
+        out = np.empty((len(self.segments), dim), self._dtypes[model])
+        self._gather(model, layer, rows, out)
+        return out
+
+    def _gather(self, model: str, layer: str, rows, out: np.ndarray) -> None:
+        """Copy ``rows`` (``(part, first, n)`` per track) into ``out`` in order, in runs."""
+        sources: dict[str, np.ndarray] = {}
+        at = 0
+        i = 0
+        while i < len(rows):
+            pid, first, n = rows[i]
+            j = i + 1
+            # extend the run while the next track follows on in the same part
+            while j < len(rows) and rows[j][0] == pid and rows[j][1] == first + n:
+                n += rows[j][2]
+                j += 1
+            if pid not in sources:
+                sources[pid] = self._store.open_array(model, pid, layer)
+            out[at : at + n] = sources[pid][first : first + n]
+            at += n
+            i = j
+
+    def track(self, track_id: str) -> pd.DataFrame:
+        """The segments of one track (their index is their row in :meth:`array`)."""
+        if track_id not in self.tracks.index:
+            raise KeyError(f"no track {track_id!r} in these embeddings")
+        first, n = self.tracks.loc[track_id, ["first_row", "n_segments"]]
+        return self.segments.iloc[int(first) : int(first) + int(n)]
+
+    def rows(self, track_id: str) -> slice:
+        """The rows of one track in :attr:`segments` and :meth:`array`."""
+        seg = self.track(track_id)
+        return slice(
+            int(seg.index[0]) if len(seg) else 0, int(seg.index[-1]) + 1 if len(seg) else 0
+        )
+
+    def per_track(self, model: str, layer: str = "embeddings") -> TrackAggregate:
+        """Mean and spread of ``layer`` over each track's segments (tracks with no segment get
+        NaN). Computed in float64 a few thousand tracks at a time, in bounded memory."""
+        x = self.array(model, layer)
+        n = self.tracks["n_segments"].to_numpy()
+        first = self.tracks["first_row"].to_numpy()
+        dim = x.shape[1]
+        mean = np.full((len(n), dim), np.nan, np.float32)
+        std = np.full((len(n), dim), np.nan, np.float32)
+        step = 2048
+        for a in range(0, len(n), step):
+            b = min(len(n), a + step)
+            lo, hi = (int(first[a]), int(first[b - 1] + n[b - 1])) if b > a else (0, 0)
+            block = np.asarray(x[lo:hi], np.float64)
+            counts = n[a:b]
+            has = counts > 0
+            if not has.any():
+                continue
+            starts = (first[a:b] - lo)[has]
+            s1 = np.add.reduceat(block, starts, axis=0)
+            s2 = np.add.reduceat(block * block, starts, axis=0)
+            c = counts[has][:, None].astype(np.float64)
+            m = s1 / c
+            mean[a:b][has] = m
+            std[a:b][has] = np.sqrt(np.maximum(s2 / c - m * m, 0.0))
+        return TrackAggregate(self.tracks.index, mean, std, n)
+
+    def join(self, tracks: pd.DataFrame | None = None, columns=None) -> pd.DataFrame:
+        """:attr:`segments` with the tracks' metadata alongside: ``tracks`` is a
+        :class:`Collection`'s ``tracks`` (or the collection itself); by default the path and
+        duration stored here. ``columns`` picks the metadata columns."""
+        if tracks is None:
+            tracks = self.tracks[["path", "duration"]]
+        elif hasattr(tracks, "tracks"):
+            tracks = tracks.tracks
+        if columns is not None:
+            tracks = tracks[list(columns)]
+        meta = tracks.reindex(pd.Index(self.segments["track_id"].astype("string")))
+        meta.index = self.segments.index
+        overlap = [c for c in meta.columns if c in self.segments.columns]
+        return self.segments.join(meta.drop(columns=overlap))
+
+    def _check(self, model: str) -> None:
+        if model not in self.models:
+            raise KeyError(f"no model {model!r} in these embeddings; models: {list(self.models)}")
+
+
+def open_store(path: str | os.PathLike, models=None) -> Embeddings:
+    """The embeddings in a store written by :func:`embedexplore.extract` (all its models, or
+    ``models``)."""
+    return Embeddings(Store(path), models)

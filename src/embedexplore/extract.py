@@ -1,0 +1,571 @@
+"""Extraction: every 2.992 s segment of a collection through the tagging models, into a store.
+
+>>> coll = embedexplore.scan("~/Music")                                      # doctest: +SKIP
+>>> emb = embedexplore.extract(coll, store="~/music-embeddings")              # doctest: +SKIP
+
+How it runs: processes decode the tracks (PyAV, soxr: 16 kHz mono) ahead of the models, in
+collection order. The main process computes each track's log-mel patches on the device (the
+frontend is shared by all four models, so the audio is decoded and transformed once), packs the
+patches of consecutive tracks into batches of ``batch_size`` and runs every requested model on
+each batch.
+
+Work is cut into *shards*: consecutive tracks still to do, about an hour of audio or 200 tracks.
+A shard's rows are written as one part per model and committed to the store together (see
+:mod:`embedexplore.store`), so a killed run loses at most the shard in progress and the next run
+continues from there. Batches never straddle two shards and shards are planned the same way on
+every run, so a resumed run computes exactly the batches an uninterrupted one would: the arrays are
+identical. At the end each model's rows are compacted into one part in collection order.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import hashlib
+import logging
+import multiprocessing
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import _decode
+from .collection import Collection
+from .embeddings import Embeddings, ExtractStats, live_rows
+from .models import BUNDLES, Tagger
+from .models.waveform import resolve_device
+from .store import DTYPES, Store
+
+__all__ = ["DEFAULT_LAYERS", "DEFAULT_MODELS", "extract"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODELS = ("musicnn-msd", "musicnn-mtt", "vgg-msd", "vgg-mtt")
+#: The layers stored unless asked otherwise: what the explorer shows (MusiCNN also has
+#: "penultimate" and "pooled"; pass ``layers="all"`` to keep every layer).
+DEFAULT_LAYERS = ("taggrams", "embeddings")
+#: A shard closes once it holds this many tracks or this much audio (seconds, from the scan).
+SHARD_TRACKS = 200
+SHARD_SECONDS = 3600.0
+_WEIGHTS = Path(__file__).parent / "models" / "weights"
+
+
+def extract(
+    collection: Collection | str | os.PathLike,
+    *,
+    store: str | os.PathLike,
+    models=DEFAULT_MODELS,
+    layers=DEFAULT_LAYERS,
+    device: str | torch.device = "auto",
+    precision: str = "float32",
+    dtype: str = "float16",
+    batch_size: int | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    shard_tracks: int = SHARD_TRACKS,
+    shard_seconds: float = SHARD_SECONDS,
+) -> Embeddings:
+    """Run the models over every segment of ``collection`` and keep the results in ``store``.
+
+    Only what the store lacks is computed: new or changed files (size or modification time),
+    and models whose weights, precision or dtype changed; rows of tracks no longer in the
+    collection drop out. Interrupt it at any moment (Ctrl-C, a crash, a killed kernel) and run
+    it again: it continues where it stopped.
+
+    Parameters
+    ----------
+    collection : Collection or path
+        What :func:`embedexplore.scan` returned, or a folder (scanned first).
+    store : path
+        The store's folder (created if new). Keep one store per collection.
+    models : sequence of str
+        Any of ``musicnn-msd``, ``musicnn-mtt``, ``vgg-msd``, ``vgg-mtt`` (default: all four).
+    layers : sequence of str or "all"
+        Layers to keep, for the models that have them (default: ``taggrams`` and
+        ``embeddings``).
+    device : str
+        ``"auto"`` (CUDA when visible, else the CPU), ``"cuda"``, ``"cuda:1"``, ``"cpu"``...
+    precision : str
+        The networks' arithmetic: ``"float32"`` (parity with the originals), ``"tf32"`` or
+        ``"bf16"``; see :func:`embedexplore.load_model`.
+    dtype : str
+        How the arrays are stored: ``"float16"`` (default; half the disk and memory; rounding
+        moves each value by at most 2**-11 of itself, i.e. embeddings by <= 4.9e-4 relative and
+        taggrams by <= 4.9e-4 absolute) or ``"float32"`` (the models' output unchanged).
+    batch_size : int, optional
+        Patches per forward pass (default 1024 on a GPU, 64 on the CPU).
+    workers : int, optional
+        Decoding processes (default: on a GPU, one per core but one; on the CPU, one, since the
+        models use the cores). ``0`` decodes in this process.
+    progress : bool
+        Show a progress bar (tracks, hours of audio, speed) and a summary at the end.
+    shard_tracks, shard_seconds : int, float
+        How much work is committed at a time (see the module docstring).
+
+    Returns
+    -------
+    Embeddings
+        The store's contents for ``models``, with :attr:`Embeddings.stats` of this run.
+    """
+    t_start = time.perf_counter()
+    if not isinstance(collection, Collection):
+        from .collection import scan
+
+        collection = scan(collection, progress=progress)
+    models = (models,) if isinstance(models, str) else tuple(models)
+    unknown = [m for m in models if m not in BUNDLES]
+    if unknown or not models:
+        raise ValueError(
+            f"unknown model(s) {unknown or models!r}; choose from {', '.join(BUNDLES)}"
+        )
+    if len(set(models)) != len(models):
+        raise ValueError(f"a model is named twice in {models}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    device = _pick_device(device)
+    if batch_size is None:
+        batch_size = 1024 if device.type == "cuda" else 64
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if workers is None:
+        workers = max(1, (os.cpu_count() or 2) - 1) if device.type == "cuda" else 1
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
+
+    taggers = {m: BUNDLES[m].get_model(device, precision) for m in models}
+    kept_layers = {m: _layers(t, layers) for m, t in taggers.items()}
+    versions = {m: _version(m, precision) for m in models}
+
+    st = Store(store, create=True)
+    with st.lock():
+        live = _live_tracks(collection)
+        st.set_collection(live)
+        manifest = _recover(st, st.manifest(), models, versions, dtype, kept_layers)
+        parts_cache: dict = {}
+        have = {m: live_rows(st, manifest, m, live, parts_cache) for m in models}
+        # a file that failed is tried again once it changed (or came back) since it failed
+        live_ids = {t["id"] for t in live}
+        errors = {
+            tid: e
+            for tid, e in manifest.get("errors", {}).items()
+            if tid in live_ids and _stat(e["path"]) == (int(e["size"]), int(e["mtime_ns"]))
+        }
+        manifest["errors"] = errors
+        todo = [
+            t for t in live if t["id"] not in errors and any(t["id"] not in have[m] for m in models)
+        ]
+        shards = _plan(todo, shard_tracks, shard_seconds)
+        run = _Run(st, manifest, taggers, kept_layers, versions, dtype, batch_size, have, device)
+        audio_seconds = 0.0
+        failed = 0
+        bar = _progress_bar(len(todo), device, progress)
+        try:
+            with _Decoder(workers) as decoder:
+                decoded = decoder.map([t["path"] for t in todo])
+                for shard in shards:
+                    seconds, n_failed = run.shard(shard, decoded, bar)
+                    audio_seconds += seconds
+                    failed += n_failed
+        finally:
+            if bar is not None:
+                bar.close()
+        _compact(st, run.manifest, models, live)
+        elapsed = time.perf_counter() - t_start
+        stats = ExtractStats(
+            tracks=len(live), extracted=len(todo) - failed, reused=len(live) - len(todo),
+            failed=failed, audio_seconds=audio_seconds, seconds=elapsed, device=str(device),
+        )  # fmt: skip
+    embeddings = Embeddings(st, models, stats=stats)
+    if progress:
+        print(_summary(stats, embeddings), file=sys.stderr)
+    return embeddings
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+def _pick_device(device) -> torch.device:
+    if str(device) == "auto":
+        picked = resolve_device("auto")
+        if picked.type == "cpu":
+            logger.warning(
+                "no GPU is visible to torch: extracting on the CPU (about 10-15x realtime on 2 "
+                "cores for all four models); with an NVIDIA GPU, install a CUDA build of torch"
+            )
+        return picked
+    picked = torch.device(device)
+    if picked.type == "cuda" and not torch.cuda.is_available():
+        warnings.warn(
+            f"device={str(device)!r} was asked for, but torch sees no CUDA GPU "
+            f"(torch {torch.__version__}, built {'with' if torch.version.cuda else 'without'} "
+            "CUDA): extracting on the CPU instead, which is ~100x slower. Check nvidia-smi and "
+            "that a CUDA build of torch is installed, or pass device='cpu' to silence this.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return torch.device("cpu")
+    return picked
+
+
+def _layers(tagger: Tagger, layers) -> dict[str, int]:
+    if layers == "all":
+        return dict(tagger.layers)
+    layers = (layers,) if isinstance(layers, str) else tuple(layers)
+    wanted = {k: v for k, v in tagger.layers.items() if k in layers}
+    unknown = [k for k in layers if not any(k in BUNDLES[m].build().dims for m in BUNDLES)]
+    if unknown or not wanted:
+        raise ValueError(
+            f"unknown layer(s) {unknown or layers!r}; {tagger.name} has {', '.join(tagger.layers)}"
+        )
+    return wanted
+
+
+def _version(model: str, precision: str) -> str:
+    """Changes whenever the model's results would: its weights and its arithmetic."""
+    digest = hashlib.sha256((_WEIGHTS / BUNDLES[model].weights).read_bytes()).hexdigest()
+    return f"{digest[:16]}/{precision}"
+
+
+def _live_tracks(collection: Collection) -> list[dict]:
+    t = collection.tracks
+    mtime = t["mtime"]
+    mtime_ns = mtime.astype("int64") if mtime.dtype.kind == "i" else mtime.map(lambda v: v.value)
+    return [
+        {"id": tid, "path": p, "size": int(s), "mtime_ns": int(m), "duration": float(d)}
+        for tid, p, s, m, d in zip(
+            t.index, t["path"], t["size"], mtime_ns, t["duration"], strict=True
+        )
+    ]
+
+
+def _recover(st: Store, manifest, models, versions, dtype, kept_layers) -> dict:
+    """Bring the manifest in line with what this run asks for; adopt or drop stray parts."""
+    manifest.setdefault("models", {})
+    manifest.setdefault("errors", {})
+    stale = []
+    for m in models:
+        entry = manifest["models"].get(m)
+        fits = (
+            entry is not None
+            and entry["version"] == versions[m]
+            and entry["dtype"] == dtype
+            and set(kept_layers[m]) <= set(entry["layers"])
+        )
+        if entry is not None and not fits:
+            logger.warning(
+                "%s: the store holds it with other weights, precision, dtype or fewer layers; "
+                "its rows are computed again",
+                m,
+            )
+            stale += [(m, p) for p in entry["parts"]]
+        if not fits:
+            manifest["models"][m] = {
+                "version": versions[m], "dtype": dtype, "layers": kept_layers[m], "parts": [],
+            }  # fmt: skip
+    # parts published but never committed (a writer killed in between): adopt the sound ones
+    for m, pid in st.uncommitted_parts(manifest):
+        entry = manifest["models"].get(m)
+        part = st.valid_part(m, pid)
+        if (
+            entry is not None
+            and part is not None
+            and part.version == entry["version"]
+            and part.dtype == entry["dtype"]
+            and part.layers == entry["layers"]
+        ):
+            entry["parts"].append(pid)
+        else:
+            st.remove_part(m, pid)
+    st.commit(manifest)
+    st.clear_tmp()
+    for m, pid in stale:
+        if pid not in manifest["models"][m]["parts"]:  # not adopted back just above
+            st.remove_part(m, pid)
+    return manifest
+
+
+def _stat(path: str) -> tuple[int, int]:
+    """(size, mtime in ns) of a file, or (-1, -1) when it cannot be seen."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return -1, -1
+    return st.st_size, st.st_mtime_ns
+
+
+def _plan(todo: list[dict], max_tracks: int, max_seconds: float) -> list[list[dict]]:
+    """Consecutive tracks, cut into shards: the same cut for the same work, on every run."""
+    shards: list[list[dict]] = []
+    current: list[dict] = []
+    seconds = 0.0
+    for t in todo:
+        current.append(t)
+        seconds += t["duration"]
+        if len(current) >= max_tracks or seconds >= max_seconds:
+            shards.append(current)
+            current, seconds = [], 0.0
+    if current:
+        shards.append(current)
+    return shards
+
+
+# -- decoding ------------------------------------------------------------------------------------
+
+
+class _Decoder:
+    """Decodes files in worker processes, yielding results in order, a bounded number ahead.
+
+    A worker that dies (a decoder crash on a hostile file) is replaced; the files it held are
+    tried again, and a file that kills a worker twice is reported as an error.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.ahead = max(2, 2 * workers)
+        self.pool: cf.Executor | None = None
+        self.threads = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _new_pool(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.threads:
+            self.pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="decode")
+            return
+        self.pool = cf.ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_decode.worker_init,
+        )
+        try:
+            self.pool.submit(_decode.ping).result(timeout=120)
+        except (cf.process.BrokenProcessPool, cf.TimeoutError, OSError) as e:
+            # typically a script that starts extraction at import time: each new process
+            # imports the script again. Threads decode too (more slowly: the GIL).
+            warnings.warn(
+                f"decoding processes could not start ({type(e).__name__}); decoding in threads "
+                'instead. In a script, call extract() under `if __name__ == "__main__":` so '
+                "that worker processes can start.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.threads = True
+            self.pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="decode")
+
+    def map(self, paths: list[str]):
+        """Yield ``_decode.decode(path)`` for each path, in order."""
+        if self.workers == 0:
+            for p in paths:
+                yield _decode.decode(p)
+            return
+        self._new_pool()
+        queue: collections.deque = collections.deque()  # (index, future), in order
+        suspects: collections.deque = collections.deque()  # in flight when a worker died
+        nxt = 0
+        while nxt < len(paths) or queue or suspects:
+            if suspects:
+                # one at a time, so that a second crash names the file that causes it
+                i = suspects.popleft()
+                try:
+                    yield self.pool.submit(_decode.decode, paths[i]).result()
+                except cf.process.BrokenProcessPool:
+                    self._new_pool()
+                    yield "error", "the decoder crashed on this file (FFmpeg died reading it)"
+                continue
+            while nxt < len(paths) and len(queue) < self.ahead:
+                queue.append((nxt, self.pool.submit(_decode.decode, paths[nxt])))
+                nxt += 1
+            i, fut = queue.popleft()
+            try:
+                result = fut.result()
+            except cf.process.BrokenProcessPool:
+                suspects.extend([i] + [j for j, _ in queue])
+                queue.clear()
+                self._new_pool()
+                continue
+            yield result
+
+
+# -- the models ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    store: Store
+    manifest: dict
+    taggers: dict[str, Tagger]
+    layers: dict[str, dict[str, int]]
+    versions: dict[str, str]
+    dtype: str
+    batch_size: int
+    have: dict[str, dict]
+    device: torch.device
+
+    def shard(self, tracks: list[dict], decoded, bar) -> tuple[float, int]:
+        """Decode, run and commit one shard; returns (audio seconds, failed tracks)."""
+        needed = [m for m in self.taggers if any(t["id"] not in self.have[m] for t in tracks)]
+        frontend = self.taggers[needed[0]]
+        outputs = {m: {k: [] for k in self.layers[m]} for m in needed}
+        done: list[dict] = []
+        n_segments: list[int] = []
+        pending: list[torch.Tensor] = []
+        n_pending = 0
+        seconds = 0.0
+        failed = 0
+        for t in tracks:
+            status, result = next(decoded)
+            if status != "ok":
+                failed += 1
+                size, mtime_ns = _stat(t["path"])  # the file as it failed
+                self.manifest["errors"][t["id"]] = {
+                    "path": t["path"], "size": size, "mtime_ns": mtime_ns, "reason": result,
+                }  # fmt: skip
+                logger.warning("%s: %s", t["path"], result)
+                if bar is not None:
+                    bar.update(1)
+                continue
+            patches = frontend.patches(result, 16_000)
+            seconds += result.size / 16_000
+            done.append(t)
+            n_segments.append(len(patches))
+            for a in range(0, len(patches), self.batch_size):
+                piece = patches[a : a + self.batch_size]
+                pending.append(piece)
+                n_pending += len(piece)
+                while n_pending >= self.batch_size:
+                    pending, n_pending = self._run(pending, self.batch_size, needed, outputs)
+            if bar is not None:
+                bar.update(1)
+                bar.audio_seconds += result.size / 16_000
+                _postfix(bar)
+        if n_pending:
+            self._run(pending, n_pending, needed, outputs)
+        self._commit(done, n_segments, needed, outputs)
+        return seconds, failed
+
+    def _run(self, pending, size, needed, outputs):
+        """Run the first ``size`` pending patches through every needed model."""
+        batch = torch.cat(pending) if len(pending) > 1 else pending[0]
+        head, rest = batch[:size], batch[size:]
+        for m in needed:
+            out = self.taggers[m].forward(head)
+            for k in self.layers[m]:
+                outputs[m][k].append(out[k].cpu().numpy().astype(self.dtype))
+        return ([rest] if len(rest) else []), len(rest)
+
+    def _commit(self, done, n_segments, needed, outputs) -> None:
+        tracks = [(t["id"], t["size"], t["mtime_ns"]) for t in done]
+        added = []
+        for m in needed:
+            arrays = {
+                k: np.concatenate(v) if v else np.zeros((0, self.layers[m][k]), self.dtype)
+                for k, v in outputs[m].items()
+            }
+            pid = self.store.write_part(
+                m, version=self.versions[m], dtype=self.dtype, tracks=tracks,
+                n_segments=n_segments, arrays=arrays,
+            )  # fmt: skip
+            added.append((m, pid))
+        for m, pid in added:
+            if pid not in self.manifest["models"][m]["parts"]:
+                self.manifest["models"][m]["parts"].append(pid)
+            off = 0
+            for t, n in zip(done, n_segments, strict=True):
+                self.have[m][t["id"]] = (pid, off, n)
+                off += n
+        self.store.commit(self.manifest)
+
+
+def _compact(st: Store, manifest: dict, models, live: list[dict]) -> None:
+    """Rewrite each model's live rows as one part in collection order, if they are not."""
+    cache: dict = {}
+    old: list[tuple[str, str]] = []
+    for m in models:
+        entry = manifest["models"][m]
+        rows = live_rows(st, manifest, m, live, cache)
+        order = [t for t in live if t["id"] in rows]
+        spans = [rows[t["id"]] for t in order]
+        total = sum(s[2] for s in spans)
+        if len(entry["parts"]) == 1 and spans:
+            part = cache[(m, entry["parts"][0])]
+            starts = [s[1] for s in spans]
+            if (
+                sum(part.n_segments) == total
+                and starts == sorted(starts)
+                and (starts == list(np.concatenate([[0], np.cumsum([s[2] for s in spans])])[:-1]))
+            ):
+                continue  # already one part, in order, with no dead rows
+        if not entry["parts"]:
+            continue
+
+        class _Fill:
+            layers = entry["layers"]
+
+            def __call__(self, layer, out, _m=m, _spans=spans):
+                at = 0
+                sources: dict = {}
+                for pid, first, n in _spans:
+                    if pid not in sources:
+                        sources[pid] = st.open_array(_m, pid, layer)
+                    out[at : at + n] = sources[pid][first : first + n]
+                    at += n
+
+        pid = st.write_part(
+            m, version=entry["version"], dtype=entry["dtype"],
+            tracks=[(t["id"], t["size"], t["mtime_ns"]) for t in order],
+            n_segments=[s[2] for s in spans], fill=_Fill(),
+        )  # fmt: skip
+        old += [(m, p) for p in entry["parts"] if p != pid]
+        entry["parts"] = [pid]
+    st.commit(manifest)
+    for m, pid in old:
+        st.remove_part(m, pid)
+
+
+# -- feedback ------------------------------------------------------------------------------------
+
+
+def _progress_bar(total: int, device: torch.device, progress: bool):
+    if not progress or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="track", desc=f"extracting on {device}", dynamic_ncols=True)
+    bar.audio_seconds = 0.0
+    bar.started = time.perf_counter()
+    return bar
+
+
+def _postfix(bar) -> None:
+    elapsed = time.perf_counter() - bar.started
+    bar.set_postfix_str(
+        f"{bar.audio_seconds / 3600:.2f} h audio, {bar.audio_seconds / max(elapsed, 1e-9):.0f}x "
+        "realtime",
+        refresh=False,
+    )
+
+
+def _summary(stats: ExtractStats, emb: Embeddings) -> str:
+    text = (
+        f"extracted {stats.extracted} tracks ({stats.audio_seconds / 3600:.2f} h of audio) in "
+        f"{stats.seconds:.1f} s on {stats.device}"
+    )
+    if stats.audio_seconds:
+        text += f": {stats.realtime:.0f}x realtime"
+    if stats.reused:
+        text += f"; {stats.reused} tracks were already in the store"
+    if stats.failed:
+        text += f"; {stats.failed} could not be read (see .errors)"
+    return text + f"\n{emb!r}"
