@@ -20,7 +20,7 @@ from audiofiles import excerpt
 from conftest import real_music
 from embedexplore import audio, load_model
 from embedexplore.cli import main
-from embedexplore.extract import DEFAULT_MODELS, extract
+from embedexplore.extraction import DEFAULT_MODELS, extract
 from embedexplore.store import Store, StoreError
 
 pytestmark = pytest.mark.realmusic
@@ -117,7 +117,7 @@ def _kill_script(folder: Path, store: Path) -> str:
     return textwrap.dedent(
         f"""
         import embedexplore
-        from embedexplore.extract import extract
+        from embedexplore.extraction import extract
         if __name__ == "__main__":
             coll = embedexplore.scan({str(folder)!r}, cache=False, progress=False)
             extract(coll, store={str(store)!r}, dtype="float32", device="cpu", progress=False,
@@ -290,7 +290,7 @@ def test_changed_model_or_dtype_is_recomputed_and_float16_cost(real_folder, tmp_
         assert (err <= np.abs(x) * 2.0**-11 + 2.0**-25).all(), k
     kept = np.array(f16.array("vgg-msd", "taggrams"))
     # new weights (a later release of the model): the old rows are dropped, not mixed in
-    import embedexplore.extract as ex
+    import embedexplore.extraction as ex
 
     real = ex._version
     monkeypatch.setattr(ex, "_version", lambda m, p: "retrained-" + real(m, p))

@@ -32,7 +32,7 @@ def __getattr__(name: str):
     if name in ("audio", "datasets", "tags", "models"):
         return importlib.import_module(f".{name}", __name__)
     if name == "extract":
-        return importlib.import_module(".extract", __name__).extract
+        return importlib.import_module(".extraction", __name__).extract
     if name in ("Embeddings", "open_store"):
         return getattr(importlib.import_module(".embeddings", __name__), name)
     if name == "load_model":

@@ -122,7 +122,7 @@ def _scan(args, paths) -> int:
 
 def _extract(args) -> int:
     from .collection import scan
-    from .extract import extract
+    from .extraction import extract
 
     cache = False if args.no_cache else (args.cache_dir or True)
     collection = scan(args.paths, cache=cache, workers=args.workers, progress=not args.quiet)

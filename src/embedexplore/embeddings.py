@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,8 @@ class ExtractStats:
     audio_seconds: float  # audio decoded and run through the models in this run
     seconds: float  # wall time of the run
     device: str
+    #: seconds spent in each phase of the run (see ``embedexplore.extraction.SYNC_PHASES``)
+    profile: dict = field(default_factory=dict, compare=False)
 
     @property
     def realtime(self) -> float:

@@ -28,7 +28,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,9 @@ DEFAULT_LAYERS = ("taggrams", "embeddings")
 SHARD_TRACKS = 200
 SHARD_SECONDS = 3600.0
 _WEIGHTS = Path(__file__).parent / "models" / "weights"
+#: Benchmarks set this to wait for the device after each phase, so that the phases' times in
+#: ``ExtractStats.profile`` are the device's (it slows extraction a little).
+SYNC_PHASES = False
 
 
 def extract(
@@ -174,11 +177,14 @@ def extract(
         finally:
             if bar is not None:
                 bar.close()
+        t0 = time.perf_counter()
         _compact(st, run.manifest, models, live)
+        run.profile["compacting the store"] = time.perf_counter() - t0
         elapsed = time.perf_counter() - t_start
         stats = ExtractStats(
             tracks=len(live), extracted=len(todo) - failed, reused=len(live) - len(todo),
             failed=failed, audio_seconds=audio_seconds, seconds=elapsed, device=str(device),
+            profile=dict(run.profile),
         )  # fmt: skip
     embeddings = Embeddings(st, models, stats=stats)
     if progress:
@@ -412,6 +418,7 @@ class _Run:
     batch_size: int
     have: dict[str, dict]
     device: torch.device
+    profile: dict = field(default_factory=dict)
 
     def shard(self, tracks: list[dict], decoded, bar) -> tuple[float, int]:
         """Decode, run and commit one shard; returns (audio seconds, failed tracks)."""
@@ -425,7 +432,9 @@ class _Run:
         seconds = 0.0
         failed = 0
         for t in tracks:
+            t0 = time.perf_counter()
             status, result = next(decoded)
+            self._tick("waiting for decoders", t0)
             if status != "ok":
                 failed += 1
                 size, mtime_ns = _stat(t["path"])  # the file as it failed
@@ -436,7 +445,9 @@ class _Run:
                 if bar is not None:
                     bar.update(1)
                 continue
+            t0 = time.perf_counter()
             patches = frontend.patches(result, 16_000)
+            self._tick("frontend (log-mel)", t0)
             seconds += result.size / 16_000
             done.append(t)
             n_segments.append(len(patches))
@@ -452,17 +463,26 @@ class _Run:
                 _postfix(bar)
         if n_pending:
             self._run(pending, n_pending, needed, outputs)
+        t0 = time.perf_counter()
         self._commit(done, n_segments, needed, outputs)
+        self._tick("writing the store", t0, sync=False)
         return seconds, failed
+
+    def _tick(self, phase: str, t0: float, sync: bool = True) -> None:
+        if sync and SYNC_PHASES and self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.profile[phase] = self.profile.get(phase, 0.0) + time.perf_counter() - t0
 
     def _run(self, pending, size, needed, outputs):
         """Run the first ``size`` pending patches through every needed model."""
+        t0 = time.perf_counter()
         batch = torch.cat(pending) if len(pending) > 1 else pending[0]
         head, rest = batch[:size], batch[size:]
         for m in needed:
             out = self.taggers[m].forward(head)
             for k in self.layers[m]:
                 outputs[m][k].append(out[k].cpu().numpy().astype(self.dtype))
+        self._tick("models (and copies back)", t0)
         return ([rest] if len(rest) else []), len(rest)
 
     def _commit(self, done, n_segments, needed, outputs) -> None:
