@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--folder", required=True)
     ap.add_argument("--copies", type=int, default=1)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--precision", default="float32")
+    ap.add_argument("--precision", default="auto")
     ap.add_argument("--dtype", default="float16")
     ap.add_argument("--models", nargs="+", default=None)
     ap.add_argument("--workers", type=int, default=None)

@@ -8,9 +8,10 @@
 #   1. parity with the original models on CUDA: the figures for float32, tf32 and bf16
 #      (benchmarks/parity_report.py), then tests/test_parity.py on CUDA in float32 (the CPU
 #      bounds) and in tf32 (bound 2e-3, the most a default precision may cost);
-#   2. model-only throughput per precision (benchmarks/model_speed.py);
+#   2. model-only throughput per precision and layout, with the top CUDA kernels
+#      (benchmarks/gpu_profile.py, benchmarks/model_speed.py);
 #   3. end-to-end extraction of real music, all four models, with a profile and a parity check
-#      against load_model().embed() (benchmarks/extract_speed.py), in float32 and tf32;
+#      against load_model().embed() (benchmarks/extract_speed.py), in float32 and the default (tf32);
 #   4. extraction of 10,000 tiny tracks: per-track overhead and memory over the run.
 # Every figure is printed and kept in $OUT/gpu_check.log; the exit status is non-zero if any
 # step failed.
@@ -36,15 +37,16 @@ EMBEDEXPLORE_TEST_DEVICE=cuda EMBEDEXPLORE_TEST_PRECISION=tf32 \
   EMBEDEXPLORE_TEST_TAGGRAM_ATOL=2e-3 EMBEDEXPLORE_TEST_EMBEDDING_RTOL=2e-3 \
   step timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_parity.py \
   -k "networks_equal or end_to_end"
+step timeout 120 python3 benchmarks/gpu_profile.py
 for p in float32 tf32 bf16; do
   step timeout 45 python3 benchmarks/model_speed.py --device cuda --precision "$p" \
     --batch 1024 --seconds 4
 done
 if [ -d .gpu-music ]; then
   step timeout 150 python3 benchmarks/extract_speed.py --folder .gpu-music --copies 60 \
-    --device cuda --dtype float32 --check 3
+    --device cuda --precision float32 --dtype float32 --check 3
   step timeout 100 python3 benchmarks/extract_speed.py --folder .gpu-music --copies 60 \
-    --device cuda --precision tf32
+    --device cuda
   mkdir -p /tmp/tiny
   step python3 -c "import sys; sys.path.insert(0, 'tests'); from audiofiles import excerpt; \
 excerpt('.gpu-music/hellforce.ogg', '/tmp/tiny/tiny.ogg', 3.2)"

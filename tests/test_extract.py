@@ -126,6 +126,20 @@ def _kill_script(folder: Path, store: Path) -> str:
     )
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _committed_parts(store: Path) -> int:
     try:
         m = json.loads((store / "manifest.json").read_text())
@@ -147,8 +161,15 @@ def test_killed_run_resumes_to_identical_arrays(real_folder, reference, tmp_path
         while _committed_parts(store) < 8 and proc.poll() is None and time.time() < deadline:
             time.sleep(0.02)  # two shards of all four models committed, the rest to do
         assert proc.poll() is None, "the run ended before it could be killed"
+        workers = _children(proc.pid)
+        assert workers, "no decoding process was running"
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
+        # its decoding processes notice and exit: none is left behind
+        deadline = time.time() + 20
+        while any(Path(f"/proc/{w}").exists() for w in workers) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(w) for w in workers), "decoding processes outlived their parent"
     finally:
         if proc.poll() is None:
             proc.kill()

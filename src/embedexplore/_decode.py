@@ -6,6 +6,8 @@ Kept free of torch, so that each decoding process starts fast and small.
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import numpy as np
 
@@ -39,3 +41,14 @@ def ping() -> bool:
 def worker_init() -> None:
     # decoding processes leave the cores' threads to the models: one thread each
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # a worker outlives a parent that was killed (SIGKILL, OOM killer): the task queue's pipe
+    # stays open in its siblings, so it would wait forever. Exit once the parent is gone.
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="parent").start()
+
+
+def _exit_with(parent: int) -> None:
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(0)

@@ -51,8 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     p_ext.add_argument("--device", default="auto", help="auto (default), cuda, cuda:N or cpu")
     p_ext.add_argument(
-        "--precision", default="float32", choices=["float32", "tf32", "bf16"],
-        help="the networks' arithmetic (default float32: parity with the originals)",
+        "--precision", default="auto", choices=["auto", "float32", "tf32", "bf16"],
+        help="the networks' arithmetic (default auto: tf32 on CUDA, float32 on the CPU)",
     )  # fmt: skip
     p_ext.add_argument(
         "--dtype", default="float16", choices=["float16", "float32"],

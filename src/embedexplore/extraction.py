@@ -65,7 +65,7 @@ def extract(
     models=DEFAULT_MODELS,
     layers=DEFAULT_LAYERS,
     device: str | torch.device = "auto",
-    precision: str = "float32",
+    precision: str = "auto",
     dtype: str = "float16",
     batch_size: int | None = None,
     workers: int | None = None,
@@ -94,8 +94,10 @@ def extract(
     device : str
         ``"auto"`` (CUDA when visible, else the CPU), ``"cuda"``, ``"cuda:1"``, ``"cpu"``...
     precision : str
-        The networks' arithmetic: ``"float32"`` (parity with the originals), ``"tf32"`` or
-        ``"bf16"``; see :func:`embedexplore.load_model`.
+        The networks' arithmetic: ``"auto"`` (TF32 on CUDA, float32 on the CPU), ``"float32"``
+        (parity with the originals), ``"tf32"`` or ``"bf16"``; see
+        :func:`embedexplore.load_model`. A store keeps one precision per model: changing it
+        recomputes that model.
     dtype : str
         How the arrays are stored: ``"float16"`` (default; half the disk and memory; rounding
         moves each value by at most 2**-11 of itself, i.e. embeddings by <= 4.9e-4 relative and
@@ -141,6 +143,7 @@ def extract(
         raise ValueError(f"workers must be >= 0, got {workers}")
 
     taggers = {m: BUNDLES[m].get_model(device, precision) for m in models}
+    precision = next(iter(taggers.values())).precision  # "auto" resolved
     kept_layers = {m: _layers(t, layers) for m, t in taggers.items()}
     versions = {m: _version(m, precision) for m in models}
 

@@ -21,13 +21,17 @@ from torch import nn
 __all__ = ["conv_relu_bn_max"]
 
 
-def conv_relu_bn_max(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, reduce) -> torch.Tensor:
-    """``reduce(bn(relu(conv(x))))`` for a max-type ``reduce`` (amax over a dim, max-pool)."""
+def conv_relu_bn_max(
+    x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, reduce, stride=None
+) -> torch.Tensor:
+    """``reduce(bn(relu(conv(x))))`` for a max-type ``reduce`` (amax over a dim, max-pool);
+    ``stride`` overrides the convolution's own (for a caller that needs only some outputs)."""
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     sign = torch.where(scale < 0, -1.0, 1.0).to(scale.dtype)
     weight = conv.weight * sign.view(-1, 1, 1, 1)
     bias = conv.bias * sign if conv.bias is not None else None
-    y = F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+    stride = conv.stride if stride is None else stride
+    y = F.conv2d(x, weight, bias, stride, conv.padding, conv.dilation, conv.groups)
     top = reduce(y)
     shape = (1, -1) + (1,) * (top.ndim - 2)
     top = F.relu(top * sign.view(shape))
