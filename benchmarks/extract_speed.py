@@ -82,7 +82,7 @@ class _Memory(threading.Thread):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--folder", required=True)
+    ap.add_argument("--folder", required=True, nargs="+", help="one or more folders")
     ap.add_argument("--copies", type=int, default=1)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="auto")
@@ -106,7 +106,9 @@ def main() -> None:
     else:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, no GPU")
     exts = {".ogg", ".mp3", ".flac", ".opus", ".m4a", ".wav"}
-    files = sorted(p for p in Path(args.folder).rglob("*") if p.suffix.lower() in exts)
+    files = sorted(
+        p for folder in args.folder for p in Path(folder).rglob("*") if p.suffix.lower() in exts
+    )
     if args.limit:
         files = files[: args.limit]
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,11 +116,12 @@ def main() -> None:
         for c in range(args.copies):
             d = music / f"copy{c:04d}"
             d.mkdir(parents=True)
-            for f in files:
+            for i, f in enumerate(files):
+                name = f"{i:04d}-{f.name}"  # two folders may hold the same file name
                 try:
-                    os.link(f, d / f.name)
+                    os.link(f, d / name)
                 except OSError:
-                    os.symlink(f.resolve(), d / f.name)
+                    os.symlink(f.resolve(), d / name)
         t = time.perf_counter()
         coll = embedexplore.scan(music, cache=False, progress=False)
         scan_s = time.perf_counter() - t

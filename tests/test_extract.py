@@ -375,3 +375,91 @@ def test_script_without_main_guard_falls_back_to_threads(real_folder, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "tracks 3" in done.stdout
     assert "__main__" in done.stderr  # the warning says what to change
+
+
+@pytest.mark.parametrize("consumer_pause", [0.0, 0.3])
+def test_a_decoder_crash_fails_only_its_file(consumer_pause):
+    import crashy
+    from embedexplore.extraction import _Decoder
+
+    paths = ["slow0", "a1", "crash2", "a33", "a444", "crash5", "a666666", "a7"]
+    with _Decoder(2, fn=crashy.decode) as decoder:
+        results = []
+        for r in decoder.map(paths):
+            results.append(r)
+            time.sleep(consumer_pause)  # a slow consumer: the pool breaks between results
+    assert len(results) == len(paths)
+    for path, (status, value) in zip(paths, results, strict=True):
+        if path.startswith("crash"):
+            assert status == "error" and "crashed" in value, path
+        else:
+            assert status == "ok" and value[0] == len(path), path  # in order, the right file
+
+
+def test_fewer_layers_asked_than_stored_keeps_them_all(real_folder, tmp_path):
+    folder = tmp_path / "music"
+    folder.mkdir()
+    files = sorted((real_folder / "asc").glob("*.mp3"))
+    for f in files[:2]:
+        shutil.copy2(f, folder / f.name)
+    store = tmp_path / "store"
+    opts = dict(store=store, models="musicnn-msd", device="cpu", progress=False)
+    extract(_scan(folder), layers="all", **opts)
+    shutil.copy2(files[2], folder / files[2].name)
+    emb = extract(_scan(folder), **opts)  # default layers: a subset of what the store keeps
+    assert emb.stats.extracted == 1 and len(emb.tracks) == 3
+    assert set(emb.layers("musicnn-msd")) == {"pooled", "embeddings", "penultimate", "taggrams"}
+    assert emb.array("musicnn-msd", "pooled").shape == (emb.tracks["n_segments"].sum(), 1506)
+
+
+def test_adding_a_model_runs_only_that_model_on_old_tracks(real_folder, tmp_path, monkeypatch):
+    from embedexplore.models import Tagger
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    files = sorted((real_folder / "asc").glob("*.mp3"))
+    for f in files[:2]:
+        shutil.copy2(f, folder / f.name)
+    store = tmp_path / "store"
+    extract(_scan(folder), store=store, models="vgg-msd", device="cpu", progress=False)
+    shutil.copy2(files[2], folder / files[2].name)
+    seen: dict[str, int] = {}
+    forward = Tagger.forward
+
+    def counting(self, patches):
+        seen[self.name] = seen.get(self.name, 0) + len(patches)
+        return forward(self, patches)
+
+    monkeypatch.setattr(Tagger, "forward", counting)
+    emb = extract(_scan(folder), store=store, models=["vgg-msd", "vgg-mtt"], device="cpu",
+                  progress=False)  # fmt: skip
+    new = emb.tracks.loc[emb.tracks["path"].str.endswith(files[2].name), "n_segments"].sum()
+    assert seen["vgg-msd"] == new  # the new track only
+    assert seen["vgg-mtt"] == emb.tracks["n_segments"].sum()  # every track
+    assert emb.stats.extracted == 3 and emb.stats.reused == 0
+
+
+def test_a_crash_while_the_model_changes_leaves_a_usable_store(real_folder, tmp_path, monkeypatch):
+    coll = _scan(real_folder).filter(path="*/asc/*")
+    store = tmp_path / "store"
+    first = extract(coll, store=store, models="vgg-msd", dtype="float32", device="cpu",
+                    progress=False)  # fmt: skip
+    kept = np.array(first.array("vgg-msd", "taggrams"))
+    calls = {"n": 0}
+    original = Store.commit
+
+    def crash_on_second(self, manifest):
+        calls["n"] += 1
+        if calls["n"] == 2:  # 1: recovery, with the float32 parts dropped; 2: first shard
+            raise KeyboardInterrupt
+        original(self, manifest)
+
+    monkeypatch.setattr(Store, "commit", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        extract(coll, store=store, models="vgg-msd", device="cpu", progress=False, workers=0)
+    monkeypatch.setattr(Store, "commit", original)
+    embedexplore.open_store(store)  # readable, if empty
+    again = extract(coll, store=store, models="vgg-msd", dtype="float32", device="cpu",
+                    progress=False)  # fmt: skip
+    assert again.stats.extracted == 3
+    np.testing.assert_allclose(again.array("vgg-msd", "taggrams"), kept, atol=1e-6)

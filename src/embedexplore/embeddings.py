@@ -104,8 +104,8 @@ class Embeddings:
         self.stats = stats
         manifest = self._store.manifest()
         known = manifest.get("models", {})
-        if models is None:
-            models = tuple(known)
+        if models is None:  # every model with rows (a model just added may have none yet)
+            models = tuple(m for m, e in known.items() if e["parts"]) or tuple(known)
         elif isinstance(models, str):
             models = (models,)
         missing = [m for m in models if m not in known]
@@ -236,28 +236,32 @@ class Embeddings:
 
     def rows(self, track_id: str) -> slice:
         """The rows of one track in :attr:`segments` and :meth:`array`."""
-        seg = self.track(track_id)
-        return slice(
-            int(seg.index[0]) if len(seg) else 0, int(seg.index[-1]) + 1 if len(seg) else 0
-        )
+        if track_id not in self.tracks.index:
+            raise KeyError(f"no track {track_id!r} in these embeddings")
+        first, n = self.tracks.loc[track_id, ["first_row", "n_segments"]]
+        return slice(int(first), int(first) + int(n))
 
     def per_track(self, model: str, layer: str = "embeddings") -> TrackAggregate:
         """Mean and spread of ``layer`` over each track's segments (tracks with no segment get
-        NaN). Computed in float64 a few thousand tracks at a time, in bounded memory."""
+        NaN). Computed in float64, ~65,536 rows at a time, in bounded memory."""
         x = self.array(model, layer)
         n = self.tracks["n_segments"].to_numpy()
         first = self.tracks["first_row"].to_numpy()
         dim = x.shape[1]
         mean = np.full((len(n), dim), np.nan, np.float32)
         std = np.full((len(n), dim), np.nan, np.float32)
-        step = 2048
-        for a in range(0, len(n), step):
-            b = min(len(n), a + step)
-            lo, hi = (int(first[a]), int(first[b - 1] + n[b - 1])) if b > a else (0, 0)
+        ends = np.cumsum(n)
+        a = 0
+        while a < len(n):
+            # whole tracks, ~65,536 rows at a time (or one longer track): bounded memory
+            b = int(np.searchsorted(ends, (ends[a - 1] if a else 0) + 65536, side="right"))
+            b = min(len(n), max(a + 1, b))
+            lo, hi = int(first[a]), int(first[b - 1] + n[b - 1])
             block = np.asarray(x[lo:hi], np.float64)
             counts = n[a:b]
             has = counts > 0
             if not has.any():
+                a = b
                 continue
             starts = (first[a:b] - lo)[has]
             s1 = np.add.reduceat(block, starts, axis=0)
@@ -266,6 +270,7 @@ class Embeddings:
             m = s1 / c
             mean[a:b][has] = m
             std[a:b][has] = np.sqrt(np.maximum(s2 / c - m * m, 0.0))
+            a = b
         return TrackAggregate(self.tracks.index, mean, std, n)
 
     def join(self, tracks: pd.DataFrame | None = None, columns=None) -> pd.DataFrame:

@@ -39,7 +39,7 @@ from .collection import Collection
 from .embeddings import Embeddings, ExtractStats, live_rows
 from .models import BUNDLES, Tagger
 from .models.waveform import resolve_device
-from .store import DTYPES, Store
+from .store import DTYPES, PREPROCESSING, Store
 
 __all__ = ["DEFAULT_LAYERS", "DEFAULT_MODELS", "extract"]
 
@@ -147,6 +147,10 @@ def extract(
     kept_layers = {m: _layers(t, layers) for m, t in taggers.items()}
     versions = {m: _version(m, precision) for m in models}
 
+    if not collection.tracks.index.is_unique:
+        dup = collection.tracks.index[collection.tracks.index.duplicated()][0]
+        raise ValueError(f"the collection holds track id {dup!r} twice; scan it again")
+
     st = Store(store, create=True)
     with st.lock():
         live = _live_tracks(collection)
@@ -172,7 +176,7 @@ def extract(
         bar = _progress_bar(len(todo), device, progress)
         try:
             with _Decoder(workers) as decoder:
-                decoded = decoder.map([t["path"] for t in todo])
+                decoded = decoder.map([t["path"] for t in todo], [t["duration"] for t in todo])
                 for shard in shards:
                     seconds, n_failed = run.shard(shard, decoded, bar)
                     audio_seconds += seconds
@@ -185,7 +189,8 @@ def extract(
         run.profile["compacting the store"] = time.perf_counter() - t0
         elapsed = time.perf_counter() - t_start
         stats = ExtractStats(
-            tracks=len(live), extracted=len(todo) - failed, reused=len(live) - len(todo),
+            tracks=len(live), extracted=len(todo) - failed,
+            reused=len(live) - len(todo) - len(errors.keys() - {t["id"] for t in todo}),
             failed=failed, audio_seconds=audio_seconds, seconds=elapsed, device=str(device),
             profile=dict(run.profile),
         )  # fmt: skip
@@ -237,7 +242,8 @@ def _layers(tagger: Tagger, layers) -> dict[str, int]:
 def _version(model: str, precision: str) -> str:
     """Changes whenever the model's results would: its weights and its arithmetic."""
     digest = hashlib.sha256((_WEIGHTS / BUNDLES[model].weights).read_bytes()).hexdigest()
-    return f"{digest[:16]}/{precision}"
+    prep = hashlib.sha256(PREPROCESSING.encode()).hexdigest()
+    return f"{digest[:16]}/{precision}/{prep[:8]}"
 
 
 def _live_tracks(collection: Collection) -> list[dict]:
@@ -253,9 +259,21 @@ def _live_tracks(collection: Collection) -> list[dict]:
 
 
 def _recover(st: Store, manifest, models, versions, dtype, kept_layers) -> dict:
-    """Bring the manifest in line with what this run asks for; adopt or drop stray parts."""
+    """Bring the manifest in line with what this run asks for; adopt or drop stray parts.
+
+    ``kept_layers`` is updated in place: a model the store already keeps with more layers than
+    asked goes on being written with all of them.
+    """
     manifest.setdefault("models", {})
     manifest.setdefault("errors", {})
+    committed = {(m, p) for m, e in manifest["models"].items() for p in e["parts"]}
+    # a committed part that cannot be read (lost in a crash of the machine): drop it, so that
+    # its tracks are computed again instead of the store failing from now on
+    for m, entry in manifest["models"].items():
+        good = [p for p in entry["parts"] if st.valid_part(m, p) is not None]
+        if len(good) < len(entry["parts"]):
+            logger.warning("%s: %d damaged parts dropped", m, len(entry["parts"]) - len(good))
+            entry["parts"] = good
     stale = []
     for m in models:
         entry = manifest["models"].get(m)
@@ -267,17 +285,21 @@ def _recover(st: Store, manifest, models, versions, dtype, kept_layers) -> dict:
         )
         if entry is not None and not fits:
             logger.warning(
-                "%s: the store holds it with other weights, precision, dtype or fewer layers; "
-                "its rows are computed again",
+                "%s: the store holds it with other weights, preprocessing, precision, dtype or "
+                "fewer layers; its rows are computed again",
                 m,
             )
             stale += [(m, p) for p in entry["parts"]]
-        if not fits:
+        if fits:
+            kept_layers[m] = dict(entry["layers"])
+        else:
             manifest["models"][m] = {
                 "version": versions[m], "dtype": dtype, "layers": kept_layers[m], "parts": [],
             }  # fmt: skip
     # parts published but never committed (a writer killed in between): adopt the sound ones
     for m, pid in st.uncommitted_parts(manifest):
+        if (m, pid) in committed:
+            continue  # dropped just above: removed only once the manifest says so
         entry = manifest["models"].get(m)
         part = st.valid_part(m, pid)
         if (
@@ -293,7 +315,7 @@ def _recover(st: Store, manifest, models, versions, dtype, kept_layers) -> dict:
     st.commit(manifest)
     st.clear_tmp()
     for m, pid in stale:
-        if pid not in manifest["models"][m]["parts"]:  # not adopted back just above
+        if pid not in manifest["models"][m]["parts"]:
             st.remove_part(m, pid)
     return manifest
 
@@ -327,14 +349,20 @@ def _plan(todo: list[dict], max_tracks: int, max_seconds: float) -> list[list[di
 
 
 class _Decoder:
-    """Decodes files in worker processes, yielding results in order, a bounded number ahead.
+    """Decodes files in worker processes, yielding results in order, a bounded amount ahead.
 
-    A worker that dies (a decoder crash on a hostile file) is replaced; the files it held are
-    tried again, and a file that kills a worker twice is reported as an error.
+    At most ``2 * workers`` files and two hours of audio (460 MB of 16 kHz float32; but at least
+    one file, however long) are decoded ahead of the models. A worker that
+    dies (a decoder crash on a hostile file) is replaced; the files it may have held are tried
+    again one at a time, and a file that kills a worker on its own is reported as an error.
     """
 
-    def __init__(self, workers: int) -> None:
+    #: Seconds of audio decoded ahead of the models at most (but always at least one file).
+    AHEAD_SECONDS = 7200.0
+
+    def __init__(self, workers: int, fn=_decode.decode) -> None:
         self.workers = workers
+        self.fn = fn
         self.ahead = max(2, 2 * workers)
         self.pool: cf.Executor | None = None
         self.threads = False
@@ -373,41 +401,62 @@ class _Decoder:
             self.threads = True
             self.pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="decode")
 
-    def map(self, paths: list[str]):
-        """Yield ``_decode.decode(path)`` for each path, in order."""
+    def map(self, paths: list[str], seconds: list[float] | None = None):
+        """Yield ``fn(path)`` for each path, in order (``seconds``: each file's duration)."""
         if self.workers == 0:
             for p in paths:
-                yield _decode.decode(p)
+                yield self.fn(p)
             return
+        seconds = seconds if seconds is not None else [0.0] * len(paths)
         self._new_pool()
         queue: collections.deque = collections.deque()  # (index, future), in order
         suspects: collections.deque = collections.deque()  # in flight when a worker died
         nxt = 0
         while nxt < len(paths) or queue or suspects:
             if suspects:
-                # one at a time, so that a second crash names the file that causes it
+                # one at a time, so that a crash names the file that causes it
                 i = suspects.popleft()
                 try:
-                    yield self.pool.submit(_decode.decode, paths[i]).result()
+                    result = self.pool.submit(self.fn, paths[i]).result()
                 except cf.process.BrokenProcessPool:
                     self._new_pool()
-                    yield "error", "the decoder crashed on this file (FFmpeg died reading it)"
+                    result = "error", "the decoder crashed on this file (FFmpeg died reading it)"
+                yield result
                 continue
-            while nxt < len(paths) and len(queue) < self.ahead:
-                queue.append((nxt, self.pool.submit(_decode.decode, paths[nxt])))
-                nxt += 1
-            i, fut = queue.popleft()
             try:
-                result = fut.result()
+                while (
+                    nxt < len(paths)
+                    and len(queue) < self.ahead
+                    and (
+                        not queue
+                        or sum(seconds[j] for j, _ in queue) + seconds[nxt] <= self.AHEAD_SECONDS
+                    )
+                ):
+                    queue.append((nxt, self.pool.submit(self.fn, paths[nxt])))
+                    nxt += 1
+                result = queue[0][1].result()
             except cf.process.BrokenProcessPool:
-                suspects.extend([i] + [j for j, _ in queue])
+                # a worker died: the files it may have held are all those in flight
+                suspects.extend(j for j, _ in queue)
                 queue.clear()
                 self._new_pool()
                 continue
+            queue.popleft()
             yield result
 
 
 # -- the models ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """One model's work in the current shard: its tracks, their patches not yet run, outputs."""
+
+    tracks: list = field(default_factory=list)
+    n_segments: list = field(default_factory=list)
+    patches: list = field(default_factory=list)
+    n_patches: int = 0
+    outputs: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -424,20 +473,29 @@ class _Run:
     profile: dict = field(default_factory=dict)
 
     def shard(self, tracks: list[dict], decoded, bar) -> tuple[float, int]:
-        """Decode, run and commit one shard; returns (audio seconds, failed tracks)."""
+        """Decode, run and commit one shard; returns (audio seconds, failed tracks).
+
+        Each model runs on the shard's tracks that it lacks, and only those, in batches of
+        ``batch_size`` patches cut in track order from the start of the shard.
+        """
         needed = [m for m in self.taggers if any(t["id"] not in self.have[m] for t in tracks)]
         frontend = self.taggers[needed[0]]
-        outputs = {m: {k: [] for k in self.layers[m]} for m in needed}
-        done: list[dict] = []
-        n_segments: list[int] = []
-        pending: list[torch.Tensor] = []
-        n_pending = 0
+        work = {m: _Pending(outputs={k: [] for k in self.layers[m]}) for m in needed}
         seconds = 0.0
         failed = 0
         for t in tracks:
             t0 = time.perf_counter()
             status, result = next(decoded)
             self._tick("waiting for decoders", t0)
+            if status == "ok":
+                t0 = time.perf_counter()
+                try:
+                    patches = frontend.patches(result, 16_000)
+                except (RuntimeError, MemoryError, ValueError) as e:  # out of memory, NaN audio
+                    status, result = "error", f"cannot compute its spectrogram ({e})"
+                    if self.device.type == "cuda":
+                        torch.cuda.empty_cache()
+                self._tick("frontend (log-mel)", t0)
             if status != "ok":
                 failed += 1
                 size, mtime_ns = _stat(t["path"])  # the file as it failed
@@ -448,26 +506,29 @@ class _Run:
                 if bar is not None:
                     bar.update(1)
                 continue
-            t0 = time.perf_counter()
-            patches = frontend.patches(result, 16_000)
-            self._tick("frontend (log-mel)", t0)
             seconds += result.size / 16_000
-            done.append(t)
-            n_segments.append(len(patches))
-            for a in range(0, len(patches), self.batch_size):
-                piece = patches[a : a + self.batch_size]
-                pending.append(piece)
-                n_pending += len(piece)
-                while n_pending >= self.batch_size:
-                    pending, n_pending = self._run(pending, self.batch_size, needed, outputs)
+            for m in needed:
+                if t["id"] in self.have[m]:
+                    continue
+                w = work[m]
+                w.tracks.append(t)
+                w.n_segments.append(len(patches))
+                for a in range(0, len(patches), self.batch_size):
+                    piece = patches[a : a + self.batch_size]
+                    w.patches.append(piece)
+                    w.n_patches += len(piece)
+                    while w.n_patches >= self.batch_size:
+                        self._run(m, w, self.batch_size)
+            del patches
             if bar is not None:
                 bar.update(1)
                 bar.audio_seconds += result.size / 16_000
                 _postfix(bar)
-        if n_pending:
-            self._run(pending, n_pending, needed, outputs)
+        for m, w in work.items():
+            if w.n_patches:
+                self._run(m, w, w.n_patches)
         t0 = time.perf_counter()
-        self._commit(done, n_segments, needed, outputs)
+        self._commit(work)
         self._tick("writing the store", t0, sync=False)
         return seconds, failed
 
@@ -476,36 +537,44 @@ class _Run:
             torch.cuda.synchronize(self.device)
         self.profile[phase] = self.profile.get(phase, 0.0) + time.perf_counter() - t0
 
-    def _run(self, pending, size, needed, outputs):
-        """Run the first ``size`` pending patches through every needed model."""
+    def _run(self, m: str, w: _Pending, size: int) -> None:
+        """Run model ``m`` on the first ``size`` pending patches."""
         t0 = time.perf_counter()
-        batch = torch.cat(pending) if len(pending) > 1 else pending[0]
+        batch = torch.cat(w.patches) if len(w.patches) > 1 else w.patches[0]
         head, rest = batch[:size], batch[size:]
-        for m in needed:
+        try:
             out = self.taggers[m].forward(head)
-            for k in self.layers[m]:
-                outputs[m][k].append(out[k].cpu().numpy().astype(self.dtype))
+        except torch.cuda.OutOfMemoryError:
+            raise torch.cuda.OutOfMemoryError(
+                f"a batch of {size} patches does not fit in the GPU's memory; pass a smaller "
+                "batch_size (e.g. --batch-size 256); what was done so far is kept"
+            ) from None
+        for k in self.layers[m]:
+            w.outputs[k].append(out[k].cpu().numpy().astype(self.dtype))
+        w.patches = [rest] if len(rest) else []
+        w.n_patches = len(rest)
         self._tick("models (and copies back)", t0)
-        return ([rest] if len(rest) else []), len(rest)
 
-    def _commit(self, done, n_segments, needed, outputs) -> None:
-        tracks = [(t["id"], t["size"], t["mtime_ns"]) for t in done]
+    def _commit(self, work: dict[str, _Pending]) -> None:
         added = []
-        for m in needed:
+        for m, w in work.items():
+            if not w.tracks:
+                continue
             arrays = {
                 k: np.concatenate(v) if v else np.zeros((0, self.layers[m][k]), self.dtype)
-                for k, v in outputs[m].items()
+                for k, v in w.outputs.items()
             }
             pid = self.store.write_part(
-                m, version=self.versions[m], dtype=self.dtype, tracks=tracks,
-                n_segments=n_segments, arrays=arrays,
+                m, version=self.versions[m], dtype=self.dtype,
+                tracks=[(t["id"], t["size"], t["mtime_ns"]) for t in w.tracks],
+                n_segments=w.n_segments, arrays=arrays,
             )  # fmt: skip
-            added.append((m, pid))
-        for m, pid in added:
+            added.append((m, pid, w))
+        for m, pid, w in added:
             if pid not in self.manifest["models"][m]["parts"]:
                 self.manifest["models"][m]["parts"].append(pid)
             off = 0
-            for t, n in zip(done, n_segments, strict=True):
+            for t, n in zip(w.tracks, w.n_segments, strict=True):
                 self.have[m][t["id"]] = (pid, off, n)
                 off += n
         self.store.commit(self.manifest)

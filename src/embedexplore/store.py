@@ -98,7 +98,10 @@ class Store:
                 if not self.path.exists():
                     raise FileNotFoundError(f"no store at {self.path}")
                 raise StoreError(f"{self.path} is not an embedexplore store (no store.json)")
-            if self.path.exists() and any(p.name not in (".lock",) for p in self.path.iterdir()):
+            if self.path.exists() and any(
+                p.name != ".lock" and not p.name.startswith(".store.json.")  # a killed create
+                for p in self.path.iterdir()
+            ):
                 raise StoreError(
                     f"{self.path} is a folder that holds other files and no embedexplore store; "
                     "choose an empty or new folder for the store"
@@ -218,6 +221,7 @@ class Store:
             }  # fmt: skip
             with atomic_write(tmp / "index.json") as f:
                 f.write(_dumps(index))
+            _fsync(tmp)
             final.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.rename(tmp, final)
@@ -225,6 +229,7 @@ class Store:
                 if not final.exists():
                     raise
                 shutil.rmtree(tmp, ignore_errors=True)  # published meanwhile by another writer
+            _fsync(final.parent)  # the rename itself, durable before any commit names the part
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -302,8 +307,14 @@ def _dumps(obj) -> bytes:
 
 
 def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    """fsync a file or a directory (where the OS allows directories to be synced)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
     try:
         os.fsync(fd)
+    except OSError:
+        pass
     finally:
         os.close(fd)
