@@ -287,6 +287,10 @@ def test_files_that_fail_go_to_errors_and_the_run_goes_on(real_folder, tmp_path)
     # the same files again: not retried, errors kept
     again = extract(coll, store=store, models="musicnn-mtt", device="cpu", progress=False)
     assert again.stats.failed == 0 and again.stats.extracted == 0 and len(again.errors) == 2
+    # asked to retry: tried again, failing again the same way
+    retried = extract(coll, store=store, models="musicnn-mtt", device="cpu", progress=False,
+                      retry_errors=True)  # fmt: skip
+    assert retried.stats.failed == 2 and len(retried.errors) == 2
     # fixed and rescanned: retried and extracted
     for f in files[:2]:
         shutil.copy2(f, folder / f.name)

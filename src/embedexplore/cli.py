@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_ext.add_argument(
         "--decoders", type=int, default=None, help="decoding processes (default: automatic)"
     )
+    p_ext.add_argument(
+        "--retry-errors", action="store_true", help="try again the files that failed before"
+    )
     _scan_options(p_ext)
 
     args = parser.parse_args(argv)
@@ -130,7 +133,7 @@ def _extract(args) -> int:
     emb = extract(
         collection, store=args.store, models=args.models, layers=layers, device=args.device,
         precision=args.precision, dtype=args.dtype, batch_size=args.batch_size,
-        workers=args.decoders, progress=not args.quiet,
+        workers=args.decoders, progress=not args.quiet, retry_errors=args.retry_errors,
     )  # fmt: skip
     s = emb.stats
     print(

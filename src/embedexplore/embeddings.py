@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,9 +118,22 @@ class Embeddings:
         self.models = tuple(models)
         self._layers = {m: dict(known[m]["layers"]) for m in self.models}
         self._dtypes = {m: known[m]["dtype"] for m in self.models}
-        live = self._store.collection()
-        self._parts: dict[tuple[str, str], Part] = {}
-        self._rows = {m: live_rows(self._store, manifest, m, live, self._parts) for m in models}
+        for attempt in range(5):
+            # a writer compacting meanwhile may remove parts the manifest just read names:
+            # read again (the new manifest names the new parts)
+            live = self._store.collection()
+            self._parts: dict[tuple[str, str], Part] = {}
+            try:
+                self._rows = {
+                    m: live_rows(self._store, manifest, m, live, self._parts) for m in models
+                }
+                break
+            except StoreError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
+                manifest = self._store.manifest()
+                known = manifest.get("models", {})
         kept = [t for t in live if all(t["id"] in self._rows[m] for m in self.models)]
         n = np.array(
             [self._rows[self.models[0]][t["id"]][2] if self.models else 0 for t in kept],

@@ -70,6 +70,7 @@ def extract(
     batch_size: int | None = None,
     workers: int | None = None,
     progress: bool = True,
+    retry_errors: bool = False,
     shard_tracks: int = SHARD_TRACKS,
     shard_seconds: float = SHARD_SECONDS,
 ) -> Embeddings:
@@ -109,6 +110,9 @@ def extract(
         models use the cores). ``0`` decodes in this process.
     progress : bool
         Show a progress bar (tracks, hours of audio, speed) and a summary at the end.
+    retry_errors : bool
+        Try again the files that failed before. By default a file that failed is tried again
+        only once it changed (or reappeared).
     shard_tracks, shard_seconds : int, float
         How much work is committed at a time (see the module docstring).
 
@@ -163,7 +167,9 @@ def extract(
         errors = {
             tid: e
             for tid, e in manifest.get("errors", {}).items()
-            if tid in live_ids and _stat(e["path"]) == (int(e["size"]), int(e["mtime_ns"]))
+            if not retry_errors
+            and tid in live_ids
+            and _stat(e["path"]) == (int(e["size"]), int(e["mtime_ns"]))
         }
         manifest["errors"] = errors
         todo = [
