@@ -20,7 +20,11 @@ __all__ = [
     "extract",
     "load_model",
     "models",
+    "neighbors",
+    "nn_similarity",
+    "nn_similarity_matrix",
     "open_store",
+    "project",
     "scan",
 ]
 
@@ -29,12 +33,16 @@ def __getattr__(name: str):
     # what is not needed to scan (torch, above all) loads on first use
     import importlib
 
-    if name in ("audio", "datasets", "tags", "models"):
+    if name in ("audio", "datasets", "tags", "models", "similarity", "projection"):
         return importlib.import_module(f".{name}", __name__)
     if name == "extract":
         return importlib.import_module(".extraction", __name__).extract
     if name in ("Embeddings", "open_store"):
         return getattr(importlib.import_module(".embeddings", __name__), name)
+    if name == "project":
+        return importlib.import_module(".projection", __name__).project
+    if name in ("neighbors", "nn_similarity", "nn_similarity_matrix"):
+        return getattr(importlib.import_module(".similarity", __name__), name)
     if name == "load_model":
         return importlib.import_module(".models", __name__).load_model
     raise AttributeError(f"module 'embedexplore' has no attribute {name!r}")

@@ -1,0 +1,293 @@
+"""Nearest neighbours and the thesis' NN-similarity between latent spaces.
+
+>>> emb = embedexplore.open_store("~/music-embeddings")                   # doctest: +SKIP
+>>> embedexplore.neighbors(emb, "musicnn-msd", seed=1234, k=10)           # doctest: +SKIP
+>>> spaces = embedexplore.similarity.spaces(emb)      # every model x layer # doctest: +SKIP
+>>> m = embedexplore.nn_similarity_matrix(spaces, n=10)                    # doctest: +SKIP
+>>> embedexplore.similarity.plot_matrix(m)                                 # doctest: +SKIP
+
+NN-similarity (Tovstogan 2022, chapter 4): for two spaces A and B holding the same items,
+``S_n = mean over items q of |NN_n^A(q) & NN_n^B(q)| / n``, where ``NN_n^X(q)`` are the ``n``
+nearest items to ``q`` in X, ``q`` itself excluded (by identity: an exact duplicate of ``q`` is a
+neighbour like any other). Identical spaces, or one a rotation of the other, give 1; independent
+random spaces give about ``n / (N - 1)``.
+
+Neighbours are exact: all distances are computed, a block of queries at a time, with torch on
+the GPU when there is one (a matrix product per block) and on the CPU otherwise. Ties are broken
+by item index, so the result does not depend on the device or the block size.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import torch
+
+__all__ = [
+    "knn",
+    "neighbors",
+    "nn_similarity",
+    "nn_similarity_matrix",
+    "plot_matrix",
+    "similarity_table",
+    "spaces",
+]
+
+METRICS = ("cosine", "euclidean")
+
+
+def _device(device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def knn(
+    x,
+    k: int,
+    *,
+    metric: str = "cosine",
+    queries=None,
+    device="auto",
+    block: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest items of ``x`` ``[N, d]`` to each query, the query itself excluded.
+
+    Parameters
+    ----------
+    x : array [N, d]
+        The items (any float dtype; distances are computed in float32).
+    k : int
+        Neighbours per query (at most ``N - 1``).
+    metric : str
+        ``"cosine"`` (distance 1 - cosine similarity) or ``"euclidean"``.
+    queries : array of int, optional
+        Indices into ``x`` of the queries (default: every item). Each query's own index is
+        excluded from its neighbours; other items equal to it are not.
+    device : str
+        ``"auto"``, ``"cuda"`` or ``"cpu"``.
+    block : int, optional
+        Queries per matrix product (default: what keeps a block's distances under ~256 MB).
+
+    Returns
+    -------
+    indices : np.ndarray [n_queries, k], int64
+        Neighbours, nearest first; equal distances in index order.
+    distances : np.ndarray [n_queries, k], float32
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    dev = _device(device)
+    xt = torch.as_tensor(np.asarray(x), device=dev).float()
+    if xt.ndim != 2:
+        raise ValueError(f"x must be [N, d], got shape {tuple(xt.shape)}")
+    n = xt.shape[0]
+    if not 1 <= k <= n - 1:
+        raise ValueError(f"k must be between 1 and N - 1 = {n - 1}, got {k}")
+    q = np.arange(n) if queries is None else np.asarray(queries, np.int64)
+    if metric == "cosine":
+        xt = xt / xt.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    else:
+        sq = (xt * xt).sum(1)
+    if block is None:
+        block = max(1, min(len(q), (64 << 20) // max(n, 1)))
+    out_i = np.empty((len(q), k), np.int64)
+    out_d = np.empty((len(q), k), np.float32)
+    # a few extra candidates so that ties at the k-th place are resolved by index below
+    extra = min(n - 1, k + 16)
+    for a in range(0, len(q), block):
+        rows = torch.as_tensor(q[a : a + block], device=dev)
+        sims = xt[rows] @ xt.T  # [b, N]
+        if metric == "cosine":
+            d = 1.0 - sims
+        else:
+            d = (sq[rows, None] - 2.0 * sims + sq[None, :]).clamp_min(0.0)
+        d[torch.arange(len(rows), device=dev), rows] = float("inf")  # the query itself
+        vals, idx = torch.topk(d, extra, dim=1, largest=False, sorted=True)
+        vals, idx = vals.cpu().numpy(), idx.cpu().numpy()
+        order = np.lexsort((idx, vals), axis=1)  # by distance, then by index
+        idx = np.take_along_axis(idx, order, 1)[:, :k]
+        vals = np.take_along_axis(vals, order, 1)[:, :k]
+        out_i[a : a + len(rows)] = idx
+        out_d[a : a + len(rows)] = np.sqrt(vals) if metric == "euclidean" else vals
+    return out_i, out_d
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row, how many entries the two rows of indices share (rows hold no repeats)."""
+    both = np.sort(np.concatenate([a, b], axis=1), axis=1)
+    return (both[:, 1:] == both[:, :-1]).sum(axis=1)
+
+
+def nn_similarity(a, b, n=(5, 10, 100, 200), *, metric: str = "cosine", device="auto"):
+    """S_n between two spaces holding the same items in the same order (see module docstring).
+
+    Returns a float for one ``n``, else a ``pd.Series`` indexed by ``n``.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if len(a) != len(b):
+        raise ValueError(f"the spaces hold {len(a)} and {len(b)} items: they must be the same")
+    ns = (n,) if np.isscalar(n) else tuple(n)
+    k = max(ns)
+    ia, _ = knn(a, k, metric=metric, device=device)
+    ib, _ = knn(b, k, metric=metric, device=device)
+    out = pd.Series({m: float(_overlap(ia[:, :m], ib[:, :m]).mean() / m) for m in ns}, name="S_n")
+    out.index.name = "n"
+    return float(out.iloc[0]) if np.isscalar(n) else out
+
+
+def nn_similarity_matrix(
+    spaces: dict, n: int = 10, *, metric: str = "cosine", device="auto"
+) -> pd.DataFrame:
+    """S_n between every pair of ``spaces`` (name -> array ``[N, d_i]``, same items in the same
+    order): a symmetric DataFrame with 1 on the diagonal. Each space's neighbours are computed
+    once."""
+    names = list(spaces)
+    lengths = {len(np.asarray(v)) for v in spaces.values()}
+    if len(lengths) != 1:
+        raise ValueError("every space must hold the same items")
+    nn = {name: knn(spaces[name], n, metric=metric, device=device)[0] for name in names}
+    m = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+    for x, y in itertools.combinations(names, 2):
+        m.loc[x, y] = m.loc[y, x] = _overlap(nn[x], nn[y]).mean() / n
+    m.attrs["n"] = n
+    return m
+
+
+def spaces(embeddings, models=None, layers=("taggrams", "embeddings"), *, level="segment", every=1):
+    """The latent spaces of an :class:`~embedexplore.Embeddings`, named ``"model/layer"``: each
+    segment (``level="segment"``, every ``every``-th one) or each track's mean
+    (``level="track"``), as float32 arrays over the same items."""
+    out = {}
+    for m in models or embeddings.models:
+        for layer in layers:
+            if layer not in embeddings.layers(m):
+                continue
+            if level == "track":
+                x = embeddings.per_track(m, layer).mean
+                x = x[~np.isnan(x).any(axis=1)]
+            elif level == "segment":
+                x = np.asarray(embeddings.array(m, layer)[::every], np.float32)
+            else:
+                raise ValueError(f"level must be 'segment' or 'track', got {level!r}")
+            out[f"{m}/{layer}"] = x
+    return out
+
+
+def similarity_table(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Average S_n over the pairs of spaces that differ in one respect only (the thesis' Table
+    4.2): ``dataset`` (MSD vs MTT, same architecture and layer), ``architecture`` (MusiCNN vs
+    VGG, same dataset and layer) and ``layer`` (same model). Space names are ``model/layer``
+    with models named ``architecture-dataset``."""
+
+    def parts(name):
+        model, layer = name.split("/", 1)
+        arch, _, data = model.rpartition("-")
+        return {"architecture": arch, "dataset": data, "layer": layer}
+
+    rows = []
+    for a, b in itertools.combinations(matrix.index, 2):
+        pa, pb = parts(a), parts(b)
+        differ = [k for k in pa if pa[k] != pb[k]]
+        if len(differ) == 1:
+            rows.append({"along": differ[0], "pair": f"{a} ~ {b}", "S_n": matrix.loc[a, b]})
+    df = pd.DataFrame(rows, columns=["along", "pair", "S_n"])
+    out = (
+        df.groupby("along")["S_n"]
+        .agg(["mean", "count"])
+        .rename(columns={"mean": "average S_n", "count": "pairs"})
+    )
+    out.attrs["n"] = matrix.attrs.get("n")
+    return out
+
+
+def plot_matrix(matrix: pd.DataFrame, ax=None, *, title: str | None = None):
+    """A heatmap of an S_n matrix with its values written in (like the thesis' Figures 4.2 and
+    4.3); returns the matplotlib Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        size = 1.0 + 0.7 * len(matrix)
+        _, ax = plt.subplots(figsize=(size + 1.5, size))
+    im = ax.imshow(matrix.to_numpy(), vmin=0.0, vmax=1.0, cmap="viridis")
+    ax.set_xticks(range(len(matrix)), matrix.columns, rotation=45, ha="right")
+    ax.set_yticks(range(len(matrix)), matrix.index)
+    for i in range(len(matrix)):
+        for j in range(len(matrix)):
+            v = matrix.iat[i, j]
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center",
+                    color="black" if v > 0.6 else "white", fontsize=8)  # fmt: skip
+    n = matrix.attrs.get("n")
+    ax.set_title(title or (f"NN-similarity S_{n}" if n else "NN-similarity"))
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+def neighbors(
+    embeddings,
+    model: str,
+    seed,
+    *,
+    layer: str = "embeddings",
+    k: int = 10,
+    level: str = "segment",
+    metric: str = "cosine",
+    exclude_same_track: bool = True,
+    exclude_same_artist: bool = False,
+    collection=None,
+    device="auto",
+) -> pd.DataFrame:
+    """The ``k`` segments (or tracks) nearest to a seed.
+
+    ``seed`` is a segment row (``level="segment"``) or a track id (``level="track"``, compared
+    through the tracks' mean embeddings). ``exclude_same_track`` drops the seed track's other
+    segments; ``exclude_same_artist`` drops the seed artist's tracks (needs ``collection`` for
+    the artists). Returns a DataFrame nearest first: ``distance`` and the segment's or track's
+    identifiers (and metadata when ``collection`` is given).
+    """
+    if exclude_same_artist and collection is None:
+        raise ValueError("exclude_same_artist needs the collection (for the artists)")
+    tracks = embeddings.tracks
+    if level == "track":
+        agg = embeddings.per_track(model, layer)
+        ok = ~np.isnan(agg.mean).any(axis=1)
+        ids = agg.track_ids[ok]
+        x = agg.mean[ok]
+        where = np.flatnonzero(ids == seed)
+        if not len(where):
+            raise KeyError(f"no track {seed!r} with segments in these embeddings")
+        q = int(where[0])
+        item_track = np.asarray(ids)
+    elif level == "segment":
+        x = embeddings.array(model, layer)
+        q = int(seed)
+        if not 0 <= q < len(x):
+            raise IndexError(f"segment row {q} out of range (0..{len(x) - 1})")
+        item_track = embeddings.segments["track_id"].astype(str).to_numpy()
+    else:
+        raise ValueError(f"level must be 'segment' or 'track', got {level!r}")
+    drop = np.zeros(len(x), bool)
+    if exclude_same_track and level == "segment":
+        drop |= item_track == item_track[q]
+    if exclude_same_artist:
+        artists = collection.tracks["artist"].reindex(item_track).to_numpy()
+        a = artists[q]
+        if isinstance(a, str):
+            drop |= artists == a
+    drop[q] = False  # knn excludes the seed itself by identity
+    want = min(len(x) - 1, k + int(drop.sum()))
+    idx, dist = knn(x, want, metric=metric, queries=[q], device=device)
+    keep = ~drop[idx[0]]
+    idx, dist = idx[0][keep][:k], dist[0][keep][:k]
+    if level == "segment":
+        out = embeddings.segments.iloc[idx].copy()
+    else:
+        out = tracks.loc[item_track[idx]].copy()
+    out.insert(0, "distance", dist)
+    if collection is not None:
+        tid = out["track_id"].astype(str) if level == "segment" else out.index.astype(str)
+        for col in ("artist", "title", "album"):
+            out[col] = collection.tracks[col].reindex(tid).to_numpy()
+    return out
