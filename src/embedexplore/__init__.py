@@ -24,6 +24,7 @@ __all__ = [
     "nn_similarity",
     "nn_similarity_matrix",
     "open_store",
+    "playlist",
     "project",
     "scan",
 ]
@@ -33,7 +34,7 @@ def __getattr__(name: str):
     # what is not needed to scan (torch, above all) loads on first use
     import importlib
 
-    if name in ("audio", "datasets", "tags", "models", "similarity", "projection"):
+    if name in ("audio", "datasets", "tags", "models", "similarity", "projection", "playlist"):
         return importlib.import_module(f".{name}", __name__)
     if name == "extract":
         return importlib.import_module(".extraction", __name__).extract

@@ -1,0 +1,234 @@
+"""Playlists from the embedding space: from a selection, a "radio" around a seed, a path from
+one track to another, and export to M3U8 and XSPF, which common players open.
+
+>>> pl = embedexplore.playlist.from_selection(emb, rows, collection=coll)       # doctest: +SKIP
+>>> pl = embedexplore.playlist.radio(emb, "musicnn-msd", seed=track_id, n=20,
+...                                  per_artist=2, collection=coll)            # doctest: +SKIP
+>>> embedexplore.playlist.to_m3u8(pl, "~/Music/evening.m3u8", relative=True)  # doctest: +SKIP
+
+A playlist is a DataFrame of tracks in play order, indexed by ``track_id``: ``path``,
+``duration``, ``artist``, ``title`` (when a collection is given) and ``segments`` (the segment
+rows that put the track there).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+import numpy as np
+import pandas as pd
+
+from ._atomic import atomic_write
+
+__all__ = ["ORDERS", "from_selection", "path", "radio", "to_m3u8", "to_xspf"]
+
+ORDERS = ("selection", "time", "axis")
+
+
+def _frame(embeddings, track_ids, collection, segments=None) -> pd.DataFrame:
+    t = embeddings.tracks.loc[list(track_ids)]
+    out = pd.DataFrame(
+        {"path": t["path"], "duration": t["duration"]}, index=pd.Index(track_ids, name="track_id")
+    )
+    meta = collection.tracks if collection is not None else None
+    for col in ("artist", "title", "album"):
+        out[col] = meta[col].reindex(out.index).to_numpy() if meta is not None else np.nan
+    out["segments"] = [list(segments.get(tid, [])) if segments else [] for tid in out.index]
+    return out
+
+
+def from_selection(embeddings, rows, *, order: str = "selection", model=None, collection=None):
+    """The tracks of selected segments, each once.
+
+    ``order``: ``"selection"`` (as first selected), ``"time"`` (release year, then album and
+    track number, from ``collection``; tracks without a year last) or ``"axis"`` (along the
+    first principal axis of the selected segments' ``model`` embeddings: a smooth progression).
+    """
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    rows = [int(r) for r in np.asarray(rows).ravel()]
+    ids = embeddings.segments["track_id"].astype(str).to_numpy()
+    segments: dict[str, list[int]] = {}
+    for r in rows:
+        segments.setdefault(ids[r], []).append(r)
+    tracks = list(segments)
+    if order == "time":
+        if collection is None:
+            raise ValueError("order='time' needs the collection (release years, track numbers)")
+        meta = collection.tracks.reindex(tracks)
+        key = meta[["year", "album", "track_number"]].copy()
+        key["_missing"] = key["year"].isna()
+        key["_pos"] = np.arange(len(tracks))
+        tracks = list(key.sort_values(["_missing", "year", "album", "track_number", "_pos"]).index)
+    elif order == "axis":
+        if model is None:
+            raise ValueError("order='axis' needs model= (whose embeddings give the axis)")
+        from .projection import pca
+
+        x = np.asarray(embeddings.array(model)[rows], np.float32)
+        first = pca(x, 1)[:, 0] if len(rows) > 1 else np.zeros(1)
+        where = {}
+        for r, v in zip(rows, first, strict=True):
+            where.setdefault(ids[r], []).append(v)
+        tracks = sorted(tracks, key=lambda t: float(np.mean(where[t])))
+    return _frame(embeddings, tracks, collection, segments)
+
+
+def _track_space(embeddings, model, layer):
+    agg = embeddings.per_track(model, layer)
+    ok = ~np.isnan(agg.mean).any(axis=1)
+    return np.asarray(agg.track_ids[ok]).astype(str), agg.mean[ok]
+
+
+def _unit(x):
+    x = np.asarray(x, np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def radio(
+    embeddings,
+    model: str,
+    seed,
+    *,
+    n: int = 20,
+    per_artist: int | None = 2,
+    layer: str = "embeddings",
+    collection=None,
+) -> pd.DataFrame:
+    """A "radio" around a seed: the seed's track, then the tracks nearest to it (cosine, between
+    tracks' mean embeddings), each once, at most ``per_artist`` tracks of any one artist
+    (artists from ``collection``; tracks of unknown artist are each their own).
+
+    ``seed`` is a track id or a segment row (int): a segment seeds with its own embedding.
+    """
+    ids, means = _track_space(embeddings, model, layer)
+    if isinstance(seed, int | np.integer):
+        seed_track = str(embeddings.segments["track_id"].iloc[int(seed)])
+        query = np.asarray(embeddings.array(model, layer)[int(seed)], np.float64)
+    else:
+        seed_track = str(seed)
+        if seed_track not in set(ids):
+            raise KeyError(f"no track {seed!r} with segments in these embeddings")
+        query = means[list(ids).index(seed_track)]
+    if per_artist is not None and per_artist < 1:
+        raise ValueError(f"per_artist must be >= 1 or None, got {per_artist}")
+    artists = _artists(ids, collection)
+    order = np.argsort(-(_unit(means) @ _unit(query)), kind="stable")
+    chosen = [seed_track]
+    count = {artists[seed_track]: 1}
+    for i in order:
+        if len(chosen) >= n:
+            break
+        t = ids[i]
+        if t == seed_track:
+            continue
+        a = artists[t]
+        if per_artist is not None and count.get(a, 0) >= per_artist:
+            continue
+        chosen.append(t)
+        count[a] = count.get(a, 0) + 1
+    return _frame(embeddings, chosen, collection)
+
+
+def _artists(ids, collection) -> dict[str, object]:
+    if collection is None:
+        return {t: ("track", t) for t in ids}
+    col = collection.tracks["artist"].reindex(ids)
+    return {
+        t: (a.casefold() if isinstance(a, str) else ("track", t))
+        for t, a in zip(ids, col, strict=True)
+    }
+
+
+def path(
+    embeddings,
+    model: str,
+    start: str,
+    end: str,
+    *,
+    steps: int = 10,
+    layer: str = "embeddings",
+    collection=None,
+) -> pd.DataFrame:
+    """A path from track ``start`` to track ``end`` through the embedding space: ``steps``
+    tracks (both ends included), each the unused track nearest (cosine) to the next point on the
+    straight line between the two tracks' mean embeddings, so that each step is small."""
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, got {steps}")
+    ids, means = _track_space(embeddings, model, layer)
+    where = {t: i for i, t in enumerate(ids)}
+    for t in (start, end):
+        if t not in where:
+            raise KeyError(f"no track {t!r} with segments in these embeddings")
+    unit = _unit(means)
+    a, b = unit[where[start]], unit[where[end]]
+    used = {start, end}
+    chosen = [start]
+    for s in np.linspace(0.0, 1.0, steps)[1:-1]:
+        point = _unit((1 - s) * a + s * b)
+        for i in np.argsort(-(unit @ point), kind="stable"):
+            if ids[i] not in used:
+                chosen.append(ids[i])
+                used.add(ids[i])
+                break
+    chosen.append(end)
+    return _frame(embeddings, chosen, collection)
+
+
+def _label(row) -> str:
+    artist = row.artist if isinstance(row.artist, str) else ""
+    title = row.title if isinstance(row.title, str) else Path(row.path).stem
+    return f"{artist} - {title}" if artist else title
+
+
+def _location(p: str, target: Path, relative: bool) -> str:
+    if relative:
+        return os.path.relpath(p, target.parent)
+    return os.path.abspath(p)
+
+
+def to_m3u8(playlist: pd.DataFrame, target, *, relative: bool = False) -> Path:
+    """Write ``playlist`` as an M3U8 file (UTF-8, ``#EXTINF`` with duration and "artist -
+    title"). Paths are absolute, or relative to the playlist's folder with ``relative=True``.
+    Returns the file's path."""
+    target = Path(target).expanduser().resolve()
+    lines = ["#EXTM3U"]
+    for row in playlist.itertuples():
+        lines.append(f"#EXTINF:{round(row.duration)},{_label(row)}")
+        lines.append(_location(row.path, target, relative))
+    data = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")  # non-UTF-8 names kept
+    with atomic_write(target) as f:
+        f.write(data)
+    return target
+
+
+def to_xspf(playlist: pd.DataFrame, target, *, relative: bool = False, title=None) -> Path:
+    """Write ``playlist`` as XSPF (XML Shareable Playlist Format): ``file://`` URIs, or
+    relative URI references with ``relative=True``; title, creator and duration (ms)."""
+    target = Path(target).expanduser().resolve()
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<playlist version="1" xmlns="http://xspf.org/ns/0/">',
+    ]
+    if title:
+        out.append(f"  <title>{escape(str(title))}</title>")
+    out.append("  <trackList>")
+    for row in playlist.itertuples():
+        loc = _location(row.path, target, relative)
+        encoded = os.fsencode(loc)  # the file name's bytes, percent-encoded
+        uri = quote(encoded) if relative else "file://" + quote(encoded)
+        out.append("    <track>")
+        out.append(f"      <location>{escape(uri)}</location>")
+        if isinstance(row.title, str):
+            out.append(f"      <title>{escape(row.title)}</title>")
+        if isinstance(row.artist, str):
+            out.append(f"      <creator>{escape(row.artist)}</creator>")
+        out.append(f"      <duration>{round(row.duration * 1000)}</duration>")
+        out.append("    </track>")
+    out += ["  </trackList>", "</playlist>", ""]
+    with atomic_write(target) as f:
+        f.write("\n".join(out).encode("utf-8", "surrogateescape"))
+    return target
