@@ -118,3 +118,28 @@ def test_m3u8_and_xspf_read_back(extracted, tmp_path, relative):
         assert "é" in unquote(uri)  # the accented file name survives percent-encoding
         assert t.find("x:creator", ns).text == row.artist
         assert int(t.find("x:duration", ns).text) == round(row.duration * 1000)
+
+
+def test_neighbors_of_a_segment_and_of_a_track(extracted):
+    from embedexplore.similarity import knn, spaces
+
+    coll, emb = extracted
+    ids = emb.segments["track_id"].astype(str).to_numpy()
+    seed = 7
+    near = embedexplore.neighbors(emb, MODEL, seed, k=5, collection=coll)
+    assert len(near) == 5 and (near["distance"].diff().dropna() >= 0).all()
+    assert (near["track_id"].astype(str) != ids[seed]).all()  # the seed's own track left out
+    with_own = embedexplore.neighbors(emb, MODEL, seed, k=5, exclude_same_track=False)
+    x = np.asarray(emb.array(MODEL), np.float32)
+    expected, _ = knn(x, 5, queries=[seed])
+    assert list(with_own.index) == list(expected[0])
+    other_artists = embedexplore.neighbors(emb, MODEL, seed, k=5, exclude_same_artist=True,
+                                           collection=coll)  # fmt: skip
+    seed_artist = coll.tracks.loc[ids[seed], "artist"]
+    assert (other_artists["artist"] != seed_artist).all()
+    tracks = embedexplore.neighbors(emb, MODEL, emb.tracks.index[2], k=3, level="track",
+                                    metric="euclidean")  # fmt: skip
+    assert len(tracks) == 3 and emb.tracks.index[2] not in tracks.index
+    sp = spaces(emb, level="track")
+    assert set(sp) == {f"{MODEL}/taggrams", f"{MODEL}/embeddings"}
+    assert sp[f"{MODEL}/embeddings"].shape == (len(emb.tracks), 200)

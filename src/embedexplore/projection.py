@@ -218,7 +218,7 @@ def pca(x, dims: int = 2, *, device="auto") -> np.ndarray:
 
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else (
         torch.device(device))  # fmt: skip
-    xt = torch.as_tensor(np.asarray(x), device=dev, dtype=torch.float64)
+    xt = torch.from_numpy(np.array(x, np.float64)).to(dev)  # a copy: x may be a read-only map
     n, d = xt.shape
     dims = min(dims, d)
     centred = xt - xt.mean(dim=0)

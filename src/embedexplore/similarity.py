@@ -80,7 +80,7 @@ def knn(
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     dev = _device(device)
-    xt = torch.as_tensor(np.asarray(x), device=dev).float()
+    xt = torch.from_numpy(np.array(x, np.float32)).to(dev)  # a copy: x may be a read-only map
     if xt.ndim != 2:
         raise ValueError(f"x must be [N, d], got shape {tuple(xt.shape)}")
     n = xt.shape[0]
