@@ -94,3 +94,11 @@ def test_matrix_table_and_plot(rng):
     matplotlib.use("Agg")
     ax = plot_matrix(m)
     assert len(ax.texts) == 16 and "S_10" in ax.get_title()
+
+
+def test_a_metric_per_space(rng):
+    a = rng.normal(size=(300, 8))
+    # cosine neighbours of a equal euclidean neighbours of its rows scaled to unit length
+    unit = a / np.linalg.norm(a, axis=1, keepdims=True)
+    assert nn_similarity(a, unit, n=10, metric=("cosine", "euclidean")) == pytest.approx(1.0)
+    assert nn_similarity(a, unit * rng.uniform(1, 9, size=(300, 1)), n=10) == pytest.approx(1.0)

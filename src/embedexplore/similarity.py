@@ -124,15 +124,18 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def nn_similarity(a, b, n=(5, 10, 100, 200), *, metric: str = "cosine", device="auto"):
     """S_n between two spaces holding the same items in the same order (see module docstring).
 
-    Returns a float for one ``n``, else a ``pd.Series`` indexed by ``n``.
+    ``metric`` is one metric for both spaces or a pair ``(metric_a, metric_b)``: compare a
+    2-D projection, where only euclidean distance means anything, with ``("cosine",
+    "euclidean")``. Returns a float for one ``n``, else a ``pd.Series`` indexed by ``n``.
     """
     a, b = np.asarray(a), np.asarray(b)
     if len(a) != len(b):
         raise ValueError(f"the spaces hold {len(a)} and {len(b)} items: they must be the same")
+    ma, mb = (metric, metric) if isinstance(metric, str) else metric
     ns = (n,) if np.isscalar(n) else tuple(n)
     k = max(ns)
-    ia, _ = knn(a, k, metric=metric, device=device)
-    ib, _ = knn(b, k, metric=metric, device=device)
+    ia, _ = knn(a, k, metric=ma, device=device)
+    ib, _ = knn(b, k, metric=mb, device=device)
     out = pd.Series({m: float(_overlap(ia[:, :m], ib[:, :m]).mean() / m) for m in ns}, name="S_n")
     out.index.name = "n"
     return float(out.iloc[0]) if np.isscalar(n) else out
