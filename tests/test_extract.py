@@ -400,12 +400,18 @@ def test_a_decoder_crash_fails_only_its_file(consumer_pause):
             assert status == "ok" and value[0] == len(path), path  # in order, the right file
 
 
-def test_fewer_layers_asked_than_stored_keeps_them_all(real_folder, tmp_path):
+def _two_of_three(real_folder: Path, tmp_path: Path) -> tuple[Path, list[Path]]:
+    """A folder with two of the three MP3 excerpts (the third is added later by the test)."""
     folder = tmp_path / "music"
     folder.mkdir()
     files = sorted((real_folder / "asc").glob("*.mp3"))
     for f in files[:2]:
         shutil.copy2(f, folder / f.name)
+    return folder, files
+
+
+def test_fewer_layers_asked_than_stored_keeps_them_all(real_folder, tmp_path):
+    folder, files = _two_of_three(real_folder, tmp_path)
     store = tmp_path / "store"
     opts = dict(store=store, models="musicnn-msd", device="cpu", progress=False)
     extract(_scan(folder), layers="all", **opts)
@@ -419,11 +425,7 @@ def test_fewer_layers_asked_than_stored_keeps_them_all(real_folder, tmp_path):
 def test_adding_a_model_runs_only_that_model_on_old_tracks(real_folder, tmp_path, monkeypatch):
     from embedexplore.models import Tagger
 
-    folder = tmp_path / "music"
-    folder.mkdir()
-    files = sorted((real_folder / "asc").glob("*.mp3"))
-    for f in files[:2]:
-        shutil.copy2(f, folder / f.name)
+    folder, files = _two_of_three(real_folder, tmp_path)
     store = tmp_path / "store"
     extract(_scan(folder), store=store, models="vgg-msd", device="cpu", progress=False)
     shutil.copy2(files[2], folder / files[2].name)
