@@ -17,7 +17,7 @@ from embedexplore.models import (
     musicnn,
     vgg,
 )
-from embedexplore.models.checkpoint import CheckpointError, read_checkpoint
+from embedexplore.models.checkpoint import TF_BATCHNORM, CheckpointError, read_checkpoint
 from embedexplore.models.musicnn_net import musicnn_weights_from_tensorflow
 from embedexplore.models.vgg_net import vgg_weights_from_tensorflow
 
@@ -129,12 +129,7 @@ def _as_tensorflow_vgg(state: dict) -> dict[str, np.ndarray]:
     out = {}
 
     def bn(prefix, name):
-        for ours, theirs in (
-            ("weight", "gamma"),
-            ("bias", "beta"),
-            ("running_mean", "moving_mean"),
-            ("running_var", "moving_variance"),
-        ):
+        for ours, theirs in TF_BATCHNORM:
             out[f"{name}/{theirs}"] = state[f"{prefix}.{ours}"].numpy()
 
     bn("input_bn", "batch_normalization")

@@ -16,6 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+#: A torch BatchNorm's parameters and buffers, and the TensorFlow variables they come from.
+TF_BATCHNORM = (
+    ("weight", "gamma"),
+    ("bias", "beta"),
+    ("running_mean", "moving_mean"),
+    ("running_var", "moving_variance"),
+)
+
 __all__ = ["CheckpointError", "read_checkpoint"]
 
 _TABLE_MAGIC = 0xDB4775248B80FB57

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import TF_BATCHNORM
 from .fused import conv_relu_bn_max
 
 __all__ = ["MusiCNN", "musicnn", "musicnn_weights_from_tensorflow"]
@@ -141,12 +142,7 @@ def musicnn(**params) -> MusiCNN:
 
 def _bn(prefix: str, name: str, v: dict, used: set) -> dict[str, np.ndarray]:
     out = {}
-    for ours, theirs in (
-        ("weight", "gamma"),
-        ("bias", "beta"),
-        ("running_mean", "moving_mean"),
-        ("running_var", "moving_variance"),
-    ):
+    for ours, theirs in TF_BATCHNORM:
         key = f"{name}/{theirs}"
         out[f"{prefix}.{ours}"] = v[key]
         used.add(key)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checkpoint import TF_BATCHNORM
 from .fused import conv_relu_bn_max
 
 __all__ = ["VGG", "vgg", "vgg_weights_from_tensorflow"]
@@ -78,12 +79,7 @@ def vgg_weights_from_tensorflow(variables: dict[str, np.ndarray]) -> dict[str, t
         return v[key]
 
     def bn(prefix, name):
-        for ours, theirs in (
-            ("weight", "gamma"),
-            ("bias", "beta"),
-            ("running_mean", "moving_mean"),
-            ("running_var", "moving_variance"),
-        ):
+        for ours, theirs in TF_BATCHNORM:
             out[f"{prefix}.{ours}"] = take(f"{name}/{theirs}")
 
     bn("input_bn", "batch_normalization")
