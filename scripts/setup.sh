@@ -16,6 +16,16 @@ PY
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
+# npm bundles the widget's frontend (js/) while the package installs
+if ! command -v npm >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  else
+    echo "embedexplore needs Node.js and npm to build its widget: apt-get install nodejs npm" >&2
+    exit 1
+  fi
+fi
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   pip install "${EMBEDEXPLORE_TORCH:-torch==2.13.0}"

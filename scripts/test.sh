@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Set everything up and run all tests: the package, the test tools, the real-music packages
 # (Debian's freely licensed game music; installed when running as root with apt, otherwise the
-# tests that need them are skipped with a message), then pytest.
+# tests that need them are skipped with a message), Debian's chromium for the widget's browser
+# tests, then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 bash scripts/install_test_music.sh || echo "note: test music not installed; those tests will skip"
+bash scripts/install_browser.sh || echo "note: chromium not installed; the browser tests will skip"
 exec .venv/bin/python -m pytest "$@"

@@ -33,3 +33,17 @@ def real_music(package: str) -> Path:
     if not path.exists():
         pytest.skip(f"{package} is not installed (bash scripts/install_test_music.sh, as root)")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory):
+    """The demo collection written, scanned and extracted with MusiCNN and VGG (MSD): the folder
+    and the store (about 45 s on 2 cores, once per test session)."""
+    import embedexplore as ee
+    from embedexplore import datasets
+
+    base = tmp_path_factory.mktemp("demo")
+    folder = datasets.demo(base / "music", progress=False)
+    collection = ee.scan(folder, progress=False)
+    ee.extract(collection, store=base / "store", models=["musicnn-msd", "vgg-msd"], progress=False)
+    return folder, base / "store"

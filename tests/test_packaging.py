@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,14 @@ def test_wheel_contains_the_package(tmp_path):
     for model in ("musicnn-msd", "musicnn-mtt", "vgg-msd", "vgg-mtt"):
         assert f"embedexplore/models/weights/{model}.safetensors" in names
     assert "embedexplore/models/weights/NOTICE" in names
+    # the widget's frontend, bundled at build time (never committed): a wheel without it shows a
+    # blank widget, so it is checked here
+    for name in ("widget.js", "widget.css"):
+        assert f"embedexplore/static/{name}" in names
+    js = zipfile.ZipFile(wheel).read("embedexplore/static/widget.js").decode()
+    assert len(js) > 50_000 and "export" in js  # regl-scatterplot is inside, as an ES module
+    # nothing is loaded from a CDN (a widget that does is blank offline and in VS Code)
+    assert not re.search(r"""(import|from)\s*\(?\s*["']https?://""", js)
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert not any(n.startswith("tests/") for n in names)
 

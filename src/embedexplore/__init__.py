@@ -14,6 +14,7 @@ from .collection import Collection, scan
 __all__ = [
     "Collection",
     "Embeddings",
+    "Explorer",
     "__version__",
     "audio",
     "datasets",
@@ -44,6 +45,8 @@ def __getattr__(name: str):
         return importlib.import_module(".projection", __name__).project
     if name in ("neighbors", "nn_similarity", "nn_similarity_matrix"):
         return getattr(importlib.import_module(".similarity", __name__), name)
+    if name == "Explorer":
+        return importlib.import_module(".explorer", __name__).Explorer
     if name == "load_model":
         return importlib.import_module(".models", __name__).load_model
     raise AttributeError(f"module 'embedexplore' has no attribute {name!r}")

@@ -1,0 +1,603 @@
+// The Explorer's frontend: two regl-scatterplot panes linked in the browser (hover, selection),
+// audio fetched from the kernel on request, controls that write the Python traits.
+//
+// The synced traits are listed in src/embedexplore/widget.py; arrays arrive as DataViews over the
+// message's bytes and are wrapped as typed arrays without copying (copied only when the buffer
+// is not aligned for the type, which the typed-array constructors require).
+import createScatterplot, { createRenderer } from "regl-scatterplot";
+import "./widget.css";
+
+/**
+ * @typedef {Object} Traits
+ * @property {number} n_points
+ * @property {DataView} point_track   uint32[n]
+ * @property {DataView} point_segment uint32[n] (0xFFFFFFFF: a track average)
+ * @property {string[]} track_labels
+ * @property {number} segment_seconds
+ * @property {DataView} left_xy       float32[2n]: x then y (same for right_xy)
+ * @property {DataView} left_tags     uint8[3n] (same for right_tags)
+ * @property {string[]} left_tag_names
+ * @property {string} left_title
+ * @property {string} left_status
+ * @property {DataView} color_codes   uint16[n]
+ * @property {{label: string, color: string, count?: number, low?: number, high?: number}[]} legend
+ * @property {"categorical"|"continuous"} color_kind
+ * @property {DataView} point_weight  float32[n] or empty
+ * @property {DataView} highlighted   uint8[n] or empty
+ * @property {DataView} selected      bits[n] (bit i % 8 of byte i / 8), both ways
+ * @property {Object} options         menus: models, layers, projections, tags, views, ...
+ * @property {Object} left            {model, dataset, layer, projection, x_tag, y_tag}
+ * @property {string} color_by
+ * @property {string} view
+ * @property {number} every
+ * @property {Object} music
+ * @property {Object} highlight
+ * @property {number} height
+ */
+
+const SEGMENT_NONE = 0xffffffff;
+const SIDES = ["left", "right"];
+const HOVER_PLAY_DELAY_MS = 350;
+
+function typed(Type, dv, count) {
+  if (!dv || !dv.byteLength) return new Type(0);
+  const n = count ?? Math.floor(dv.byteLength / Type.BYTES_PER_ELEMENT);
+  if (dv.byteOffset % Type.BYTES_PER_ELEMENT === 0) return new Type(dv.buffer, dv.byteOffset, n);
+  return new Type(dv.buffer.slice(dv.byteOffset, dv.byteOffset + n * Type.BYTES_PER_ELEMENT));
+}
+
+function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null) node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function select(options, value, onchange, title) {
+  const s = h("select", { title, onchange: () => onchange(s.value) });
+  for (const o of options) {
+    const [v, label] = Array.isArray(o) ? o : [o, o];
+    s.append(h("option", { value: v }, label));
+  }
+  s.value = value;
+  return s;
+}
+
+function clock(seconds) {
+  const m = Math.floor(seconds / 60);
+  const s = Math.floor(seconds % 60);
+  return `${m}:${String(s).padStart(2, "0")}`;
+}
+
+function rgba(hex, alpha) {
+  const v = parseInt(hex.slice(1), 16);
+  return [((v >> 16) & 255) / 255, ((v >> 8) & 255) / 255, (v & 255) / 255, alpha];
+}
+
+function bitsOf(indices, n) {
+  const bytes = new Uint8Array(Math.ceil(n / 8));
+  for (const i of indices) bytes[i >> 3] |= 1 << (i & 7);
+  return bytes;
+}
+
+function indicesOf(bits, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) if (bits[i >> 3] & (1 << (i & 7))) out.push(i);
+  return out;
+}
+
+/** Audio from the kernel: one request per segment (or 30 s chunk), cached as Blob URLs. */
+function createAudio(model, root) {
+  const player = h("audio", { class: "ee-audio", controls: "", preload: "auto" });
+  const cache = new Map();
+  const pending = new Map();
+  let nextId = 1;
+  let unlocked = false;
+  let current = null; // {track, segment, chunk}
+  let playingOn = false;
+
+  model.on("msg:custom", (msg, buffers) => {
+    const wait = pending.get(msg.id);
+    if (!wait) return;
+    pending.delete(msg.id);
+    if (msg.ok && buffers && buffers.length) {
+      const dv = buffers[0];
+      const blob = new Blob([new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength)], {
+        type: msg.mime,
+      });
+      wait.resolve(URL.createObjectURL(blob));
+    } else {
+      wait.reject(new Error(msg.error || "no audio"));
+    }
+  });
+
+  function fetchClip(track, segment, chunk = null) {
+    const key = `${track}:${segment}:${chunk}`;
+    if (!cache.has(key)) {
+      const id = nextId++;
+      const p = new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
+      model.send({ type: "audio", id, track, segment, chunk });
+      p.catch(() => cache.delete(key));
+      cache.set(key, p);
+    }
+    return cache.get(key);
+  }
+
+  async function play(track, segment, chunk = null) {
+    current = { track, segment, chunk };
+    root.dataset.audio = "loading";
+    try {
+      const url = await fetchClip(track, segment, chunk);
+      if (current.track !== track || current.segment !== segment || current.chunk !== chunk) return;
+      player.src = url;
+      await player.play();
+      root.dataset.audio = "playing";
+    } catch (e) {
+      root.dataset.audio = `error: ${e.message}`;
+    }
+  }
+
+  player.addEventListener("ended", () => {
+    if (playingOn && current) {
+      const chunk = (current.chunk ?? -1) + 1;
+      play(current.track, current.segment, chunk).catch(() => (playingOn = false));
+    }
+  });
+
+  return {
+    player,
+    get unlocked() {
+      return unlocked;
+    },
+    unlock() {
+      unlocked = true;
+      root.classList.add("ee-sound-on");
+    },
+    playSegment(track, segment) {
+      playingOn = false;
+      return play(track, segment === SEGMENT_NONE ? 0 : segment);
+    },
+    playOn() {
+      if (!current) return;
+      playingOn = true;
+      play(current.track, current.segment, 0);
+    },
+    stop() {
+      playingOn = false;
+      player.pause();
+    },
+    clear() {
+      for (const p of cache.values()) p.then((u) => URL.revokeObjectURL(u)).catch(() => {});
+      cache.clear();
+    },
+  };
+}
+
+function render({ model, el }) {
+  const t0 = performance.now();
+  const root = h("div", { class: "ee-root" });
+  el.append(root);
+  const audio = createAudio(model, root);
+  const renderer = createRenderer();
+  const state = { hovered: -1, hoverTimer: 0, selection: [], data: null };
+
+  // -- the data shared by both panes -------------------------------------------------------------
+  function readData() {
+    const n = model.get("n_points");
+    state.data = {
+      n,
+      track: typed(Uint32Array, model.get("point_track"), n),
+      segment: typed(Uint32Array, model.get("point_segment"), n),
+      codes: typed(Uint16Array, model.get("color_codes"), n),
+      weight: typed(Float32Array, model.get("point_weight")),
+      highlighted: typed(Uint8Array, model.get("highlighted")),
+    };
+  }
+
+  // -- toolbar ----------------------------------------------------------------------------------
+  const opts = () => model.get("options") || {};
+  const status = h("span", { class: "ee-status" });
+  const modeButtons = {};
+  let mouseMode = "panZoom";
+  function setMode(mode) {
+    mouseMode = mode;
+    for (const [m, b] of Object.entries(modeButtons)) b.classList.toggle("ee-active", m === mode);
+    for (const p of Object.values(panes)) {
+      p.sp.set({
+        mouseMode: mode === "box" ? "lasso" : mode,
+        lassoType: mode === "box" ? "rectangle" : "freeform",
+      });
+    }
+  }
+  for (const [mode, label, title] of [
+    ["panZoom", "pan", "drag to pan, wheel to zoom"],
+    ["lasso", "lasso", "drag a freeform lasso (or hold shift in pan mode)"],
+    ["box", "box", "drag a rectangle"],
+  ]) {
+    modeButtons[mode] = h("button", { class: "ee-mode", title, onclick: () => setMode(mode) }, label);
+  }
+  const bar = h("div", { class: "ee-bar" });
+  function buildBar() {
+    bar.replaceChildren();
+    const o = opts();
+    const tagNames = [...new Set(Object.values(o.tags || {}).flat())].sort();
+    bar.append(
+      h("label", {}, "view ",
+        select(o.views || ["segments"], model.get("view"), (v) => save("view", v), "what a point is")),
+      h("label", {}, "colour ",
+        select([...(o.color_by || []), ...tagNames.map((t) => [`tag:${t}`, `tag: ${t}`])],
+          model.get("color_by"), (v) => save("color_by", v), "colour the points by")),
+      h("label", { title: "show every k-th segment" }, "every ",
+        h("input", { type: "number", min: "1", value: model.get("every"), class: "ee-every",
+          onchange: (e) => save("every", Math.max(1, parseInt(e.target.value, 10) || 1)) })),
+      filterControl("music", "show", o),
+      filterControl("highlight", "highlight", o),
+      ...Object.values(modeButtons),
+      h("button", { title: "zoom both panes back out", onclick: () => {
+        for (const p of Object.values(panes)) p.sp.reset();
+      } }, "⟲ reset"),
+      h("button", { title: "clear the selection", onclick: () => {
+        for (const p of Object.values(panes)) p.sp.deselect();
+      } }, "✕ clear"),
+      h("button", { title: "play the track on from the last segment heard", class: "ee-playon",
+        onclick: () => audio.playOn() }, "▶ play on"),
+      h("button", { title: "stop", onclick: () => audio.stop() }, "■"),
+      status,
+    );
+    modeButtons[mouseMode]?.classList.add("ee-active");
+  }
+
+  function filterControl(name, label, o) {
+    const current = model.get(name) || {};
+    const kinds = [["artists", "artist"], ["albums", "album"], ["genres", "genre"], ["tags", "tag"]];
+    const kind = select(kinds, Object.keys(current)[0] || "artists", () => fillList(), `${label} by`);
+    const listId = `ee-${name}-${Math.random().toString(36).slice(2)}`;
+    const list = h("datalist", { id: listId });
+    const input = h("input", { list: listId, class: "ee-filter", placeholder: `${label}…`,
+      value: Object.values(current)[0]?.join(", ") || "" });
+    function fillList() {
+      const values = kind.value === "tags"
+        ? [...new Set(Object.values(o.tags || {}).flat())] : o[kind.value] || [];
+      list.replaceChildren(...values.map((v) => h("option", { value: v })));
+    }
+    fillList();
+    const apply = () => {
+      const values = input.value.split(",").map((s) => s.trim()).filter(Boolean);
+      save(name, values.length ? { [kind.value]: values } : {});
+    };
+    input.addEventListener("change", apply);
+    return h("span", { class: "ee-filterbox" }, `${label} `, kind, input, list,
+      h("button", { title: `${label} all`, onclick: () => { input.value = ""; apply(); } }, "×"));
+  }
+
+  function save(name, value) {
+    model.set(name, value);
+    model.save_changes();
+  }
+
+  // -- panes ------------------------------------------------------------------------------------
+  const panesRow = h("div", { class: "ee-panes" });
+  const legend = h("div", { class: "ee-legend" });
+  const panes = {};
+
+  function makePane(side) {
+    const header = h("div", { class: "ee-pane-header" });
+    const canvas = h("canvas", { class: "ee-canvas" });
+    const label = h("div", { class: "ee-label" });
+    const paneStatus = h("div", { class: "ee-pane-status" });
+    const hint = h("div", { class: "ee-hint" }, "click a point to hear it (browsers keep sound off until you click)");
+    const box = h("div", { class: "ee-canvas-box" }, canvas, label, paneStatus, hint);
+    const pane = h("div", { class: `ee-pane ee-${side}`, "data-side": side }, header, box);
+    panesRow.append(pane);
+    box.style.height = `${model.get("height")}px`;
+    const { width, height } = box.getBoundingClientRect();
+    const sp = createScatterplot({
+      renderer,
+      canvas,
+      width: Math.max(1, width),
+      height: Math.max(1, height),
+      pointSize: 4,
+      pointSizeSelected: 1,
+      pointOutlineWidth: 1,
+      opacityInactiveMax: 0.25,
+      backgroundColor: [0.98, 0.98, 0.98, 1],
+      pointColorHover: [0.05, 0.05, 0.05, 1],
+      pointColorActive: [0.05, 0.05, 0.05, 1],
+      lassoColor: [0.05, 0.35, 0.8, 1],
+      pointConnectionOpacity: 0.35,
+      pointConnectionSize: 1,
+      deselectOnDblClick: true,
+      deselectOnEscape: true,
+      aspectRatio: 1,
+    });
+    const p = { side, sp, pane, canvas, box, label, header, status: paneStatus, drawn: false };
+    sp.subscribe("pointover", (i) => onHover(side, i));
+    sp.subscribe("pointout", () => onHover(side, -1));
+    sp.subscribe("select", ({ points }) => onSelect(side, points));
+    sp.subscribe("deselect", () => onSelect(side, []));
+    sp.subscribe("draw", () => {
+      if (!p.drawn) {
+        p.drawn = true;
+        pane.dataset.drawn = "1";
+        pane.dataset.firstDrawMs = String(Math.round(performance.now() - t0));
+      }
+    });
+    sp.subscribe("view", () => placeLabel(p));
+    new ResizeObserver(() => {
+      const r = box.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0) sp.set({ width: r.width, height: r.height });
+    }).observe(box);
+    canvas.addEventListener("click", () => {
+      if (!audio.unlocked) audio.unlock();
+      if (state.hovered >= 0) playPoint(state.hovered);
+    });
+    return p;
+  }
+
+  function buildHeader(p) {
+    const o = opts();
+    const spec = model.get(p.side);
+    const models = o.models || {};
+    const full = spec.dataset ? `${spec.model}-${spec.dataset}` : spec.model;
+    const set = (key, value) => {
+      const next = { ...model.get(p.side), [key]: value };
+      if (key === "model") {
+        const data = models[value] || [""];
+        if (!data.includes(next.dataset)) next.dataset = data[0];
+      }
+      if (key === "model" || key === "dataset") {
+        const name = next.dataset ? `${next.model}-${next.dataset}` : next.model;
+        const layers = (o.layers || {})[name] || [];
+        if (!layers.includes(next.layer)) next.layer = layers[0];
+        next.x_tag = "";
+        next.y_tag = "";
+      }
+      save(p.side, next);
+    };
+    const names = o.projection_names || {};
+    const parts = [
+      select(Object.keys(models), spec.model, (v) => set("model", v), "model"),
+      select(models[spec.model] || [], spec.dataset, (v) => set("dataset", v), "training dataset"),
+      select((o.layers || {})[full] || [], spec.layer, (v) => set("layer", v), "layer"),
+      select((o.projections || []).map((m) => [m, names[m] || m]), spec.projection,
+        (v) => set("projection", v), "projection"),
+    ];
+    if (spec.projection === "tags") {
+      const tags = (o.tags || {})[full] || [];
+      parts.push(select(tags, spec.x_tag, (v) => set("x_tag", v), "x axis: this tag's activation"),
+        select(tags, spec.y_tag, (v) => set("y_tag", v), "y axis: this tag's activation"));
+    }
+    p.header.replaceChildren(...parts, h("span", { class: "ee-title" }, model.get(`${p.side}_title`)));
+  }
+
+  function colors() {
+    const entries = model.get("legend") || [];
+    const base = entries.map((e) => rgba(e.color, 1));
+    const dim = entries.map((e) => rgba(e.color, 0.12));
+    return { k: entries.length, list: base.length ? [...base, ...dim] : [[0.3, 0.47, 0.65, 1]] };
+  }
+
+  const dirty = {};
+  let flushTimer = 0;
+  function schedule(side, keepView = true) {
+    dirty[side] = (dirty[side] ?? true) && keepView;
+    if (!flushTimer) {
+      flushTimer = setTimeout(() => {
+        flushTimer = 0;
+        readData();
+        for (const s of Object.keys(dirty)) {
+          const keep = dirty[s];
+          delete dirty[s];
+          drawPane(panes[s], { keepView: keep });
+        }
+      }, 0);
+    }
+  }
+
+  function drawPane(p, { keepView = true } = {}) {
+    if (p.busy) {
+      schedule(p.side, keepView);
+      return;
+    }
+    const d = state.data;
+    const xy = typed(Float32Array, model.get(`${p.side}_xy`), 2 * d.n);
+    if (xy.length !== 2 * d.n) return;
+    const { k, list } = colors();
+    const z = new Float32Array(d.n);
+    const hl = d.highlighted.length === d.n ? d.highlighted : null;
+    for (let i = 0; i < d.n; i++) z[i] = d.codes[i] + (hl && !hl[i] ? k : 0);
+    const w = d.weight.length === d.n ? d.weight : new Float32Array(d.n);
+    const points = { x: xy.subarray(0, d.n), y: xy.subarray(d.n), z, w };
+    const trajectories = model.get("view") === "trajectories";
+    if (trajectories) {
+      points.line = d.track;
+      points.lineOrder = d.segment;
+    }
+    const averages = model.get("view") === "averages";
+    p.sp.set({
+      colorBy: "valueA",
+      pointColor: list,
+      sizeBy: averages ? "valueB" : null,
+      pointSize: averages ? Array.from({ length: 16 }, (_, i) => 5 + i) : 4,
+      showPointConnections: trajectories,
+      pointConnectionColorBy: trajectories ? "valueA" : null,
+      pointConnectionColor: trajectories ? list : [0.66, 0.66, 0.66, 0.2],
+    });
+    const view = keepView ? p.sp.get("cameraView") : null;
+    p.busy = true;
+    p.sp
+      .draw(points, { zDataType: "categorical", wDataType: "continuous",
+        select: state.selection.length ? state.selection : undefined })
+      .then(() => {
+        if (view) p.sp.set({ cameraView: view });
+      })
+      .catch((e) => console.error("embedexplore:", e))
+      .finally(() => {
+        p.busy = false;
+      });
+  }
+
+  // -- linking ----------------------------------------------------------------------------------
+  function labelText(i) {
+    const d = state.data;
+    const names = model.get("track_labels");
+    const seg = d.segment[i];
+    const secs = model.get("segment_seconds");
+    const when = seg === SEGMENT_NONE ? "whole track" : `${clock(seg * secs)}–${clock((seg + 1) * secs)}`;
+    return { title: names[d.track[i]] ?? "?", when };
+  }
+
+  function tagText(side, i) {
+    const names = model.get(`${side}_tag_names`);
+    const tags = typed(Uint8Array, model.get(`${side}_tags`));
+    if (!names.length || tags.length < 3 * (i + 1)) return "";
+    return [0, 1, 2].map((j) => names[tags[3 * i + j]]).join(", ");
+  }
+
+  function placeLabel(p) {
+    const i = state.hovered;
+    if (i < 0 || !p.drawn) {
+      p.label.style.display = "none";
+      return;
+    }
+    const pos = p.sp.getScreenPosition(i);
+    if (!pos) return;
+    const { title, when } = labelText(i);
+    const tags = tagText(p.side, i);
+    p.label.replaceChildren(h("b", {}, title), h("span", {}, ` · ${when}`),
+      ...(tags ? [h("br"), h("i", {}, tags)] : []));
+    p.label.style.display = "block";
+    const r = p.box.getBoundingClientRect();
+    const left = Math.min(Math.max(4, pos[0] + 10), Math.max(4, r.width - p.label.offsetWidth - 4));
+    const top = pos[1] + 12 + p.label.offsetHeight > r.height ? pos[1] - p.label.offsetHeight - 10 : pos[1] + 12;
+    p.label.style.left = `${left}px`;
+    p.label.style.top = `${top}px`;
+    p.label.dataset.point = String(i);
+  }
+
+  function onHover(side, i) {
+    state.hovered = i;
+    for (const other of SIDES) {
+      if (other !== side) panes[other].sp.hover(i, { preventEvent: true, showReticleOnce: true });
+      placeLabel(panes[other]);
+    }
+    root.dataset.hovered = String(i);
+    clearTimeout(state.hoverTimer);
+    if (i >= 0 && audio.unlocked) {
+      state.hoverTimer = setTimeout(() => state.hovered === i && playPoint(i), HOVER_PLAY_DELAY_MS);
+    }
+  }
+
+  function playPoint(i) {
+    const d = state.data;
+    audio.playSegment(d.track[i], d.segment[i]);
+  }
+
+  function onSelect(side, points) {
+    const list = Array.from(points || []);
+    state.selection = list;
+    for (const other of SIDES) {
+      if (other === side) continue;
+      if (list.length) panes[other].sp.select(list, { preventEvent: true });
+      else panes[other].sp.deselect({ preventEvent: true });
+    }
+    for (const s of SIDES) panes[s].pane.dataset.selected = String(list.length);
+    const n = state.data.n;
+    const bits = list.length ? bitsOf(list, n) : new Uint8Array(0);
+    status.textContent = list.length ? `${list.length.toLocaleString()} selected` : "";
+    root.dataset.selected = String(list.length);
+    save("selected", new DataView(bits.buffer));
+  }
+
+  function applySelectionFromKernel() {
+    const n = state.data.n;
+    const bits = typed(Uint8Array, model.get("selected"));
+    const list = bits.length ? indicesOf(bits, n) : [];
+    const same = list.length === state.selection.length && list.every((v, j) => v === state.selection[j]);
+    if (same) return;
+    state.selection = list;
+    for (const side of SIDES) {
+      if (list.length) panes[side].sp.select(list, { preventEvent: true });
+      else panes[side].sp.deselect({ preventEvent: true });
+      panes[side].pane.dataset.selected = String(list.length);
+    }
+    status.textContent = list.length ? `${list.length.toLocaleString()} selected` : "";
+    root.dataset.selected = String(list.length);
+  }
+
+  function drawLegend() {
+    const entries = model.get("legend") || [];
+    if (model.get("color_kind") === "continuous" && entries.length) {
+      const stops = entries.map((e) => e.color).join(", ");
+      legend.replaceChildren(h("span", {}, entries[0].label, " "),
+        h("span", {}, entries[0].low.toFixed(2)),
+        h("span", { class: "ee-ramp", style: `background: linear-gradient(to right, ${stops})` }),
+        h("span", {}, entries[0].high.toFixed(2)));
+    } else {
+      legend.replaceChildren(...entries.map((e) =>
+        h("span", { class: "ee-key", title: e.count ? `${e.count} points` : "" },
+          h("span", { class: "ee-swatch", style: `background: ${e.color}` }), e.label)));
+    }
+  }
+
+  function showStatus(side) {
+    const text = model.get(`${side}_status`);
+    panes[side].status.textContent = text;
+    panes[side].status.style.display = text ? "block" : "none";
+  }
+
+  root.append(bar, panesRow, legend, audio.player);
+  for (const side of SIDES) panes[side] = makePane(side);
+  readData();
+  buildBar();
+  for (const side of SIDES) {
+    buildHeader(panes[side]);
+    showStatus(side);
+  }
+  state.selection = indicesOf(typed(Uint8Array, model.get("selected")), state.data.n);
+  drawLegend();
+  for (const side of SIDES) schedule(side, false);
+  root.addEventListener("pointerdown", () => audio.unlock(), { once: true });
+
+  // -- kernel -> browser ------------------------------------------------------------------------
+  const onPoints = () => {
+    readData();
+    state.hovered = -1;
+    state.selection = indicesOf(typed(Uint8Array, model.get("selected")), state.data.n);
+    for (const side of SIDES) schedule(side, false);
+  };
+  model.on("change:n_points", onPoints);
+  model.on("change:point_track", onPoints);
+  for (const side of SIDES) {
+    model.on(`change:${side}_xy`, () => schedule(side, false));
+    model.on(`change:${side}`, () => buildHeader(panes[side]));
+    model.on(`change:${side}_title`, () => buildHeader(panes[side]));
+    model.on(`change:${side}_status`, () => showStatus(side));
+  }
+  const recolour = () => {
+    for (const side of SIDES) schedule(side);
+    drawLegend();
+  };
+  model.on("change:color_codes", recolour);
+  model.on("change:highlighted", recolour);
+  model.on("change:legend", drawLegend);
+  model.on("change:selected", applySelectionFromKernel);
+  model.on("change:options", buildBar);
+  model.on("change:view", buildBar);
+  model.on("change:status", () => (status.textContent = model.get("status")));
+  model.on("change:height", () => {
+    for (const side of SIDES) panes[side].box.style.height = `${model.get("height")}px`;
+  });
+
+  return () => {
+    for (const side of SIDES) panes[side].sp.destroy();
+    renderer.destroy();
+    audio.clear();
+  };
+}
+
+export default { render };

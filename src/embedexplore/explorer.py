@@ -1,0 +1,753 @@
+"""The Explorer: a collection's segments in two linked scatter panes, in the notebook.
+
+>>> explorer = embedexplore.Explorer(collection, embeddings)                    # doctest: +SKIP
+>>> explorer                                      # shows the widget            # doctest: +SKIP
+>>> explorer.left = {"model": "vgg", "dataset": "mtt", "projection": "umap"}    # doctest: +SKIP
+>>> explorer.selected_tracks                      # after a lasso               # doctest: +SKIP
+>>> explorer.observe(lambda change: print(len(change.new)), "selection")        # doctest: +SKIP
+
+Each pane shows one space (model, dataset, layer) through one projection; both panes show the same
+points, so hovering or selecting in one marks the same segments in the other. The linking runs in
+the browser and keeps working while the kernel is busy; the kernel computes projections, answers
+audio requests and turns the selection into DataFrames and playlists.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+
+import numpy as np
+import pandas as pd
+import traitlets as t
+
+from . import clips
+from .audio import segment_start
+from .widget import PANE_KEYS, SEGMENT_NONE, ExplorerWidget
+
+__all__ = ["COLOR_BY", "VIEWS", "Explorer"]
+
+logger = logging.getLogger(__name__)
+
+VIEWS = ("segments", "trajectories", "averages")
+COLOR_BY = ("artist", "album", "genre", "none")  # or "tag:NAME", a tag's activation
+PROJECTIONS = ("pca", "std-pca", "tsne", "umap", "tags")
+_PROJECTION_NAMES = {"pca": "PCA", "std-pca": "STD-PCA", "tsne": "t-SNE", "umap": "UMAP",
+                     "tags": "tags"}  # fmt: skip
+_FILTER_KEYS = ("artists", "albums", "genres", "tracks", "tags")
+
+# 19 distinguishable colours (Tableau 10, then 9 of its lighter tones) for the most frequent
+# categories, and grey for the rest
+_PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
+            "#ff9da7", "#9c755f", "#a0cbe8", "#ffbe7d", "#ff9d9a", "#8cd17d", "#f1ce63",
+            "#d4a6c8", "#fabfd2", "#d7b5a6", "#86bcb6", "#b6992d"]  # fmt: skip
+_OTHER = "#8a8a8a"
+_RAMP_STEPS = 32
+_MAX_ID = 2**53  # request ids are echoed back; keep them plain JSON numbers or short strings
+
+
+class Explorer(ExplorerWidget):
+    """Two linked scatter panes of a collection's segments, with audio and selections.
+
+    Parameters
+    ----------
+    collection : Collection or None
+        The scanned collection: artist, title, album and genre of each track (without it, file
+        names label the points).
+    embeddings : Embeddings
+        What :func:`embedexplore.extract` returned, or :func:`embedexplore.open_store`.
+    left, right : dict, optional
+        Each pane's space and projection: ``model`` (``"musicnn"``, ``"vgg"``, or a full name such
+        as ``"musicnn-msd"``), ``dataset`` (``"msd"``, ``"mtt"``), ``layer`` (``"embeddings"``,
+        ``"taggrams"``), ``projection`` (``"pca"``, ``"std-pca"``, ``"tsne"``, ``"umap"``,
+        ``"tags"``) and, for ``"tags"``, ``x_tag`` and ``y_tag``. Missing keys take defaults:
+        MusiCNN left and VGG right (MSD, embeddings, t-SNE).
+    color_by : str
+        ``"artist"``, ``"album"``, ``"genre"``, ``"none"``, or ``"tag:NAME"`` (that tag's
+        activation, e.g. ``"tag:piano"``).
+    view : str
+        ``"segments"`` (one point per 2.992 s segment), ``"trajectories"`` (a line through each
+        track's segments in time order) or ``"averages"`` (one point per track, sized by the
+        spread of its segments).
+    every : int
+        Show every ``every``-th segment (the thesis' "reduction"); 1 shows all.
+    music : dict, optional
+        Which music to show: ``{"artists": [...], "albums": [...], "genres": [...],
+        "tracks": [...], "tags": [...]}`` (a track qualifies if it matches any entry; ``tags`` are
+        the model's, among a track's three strongest). Empty: all.
+    highlight : dict, optional
+        Same keys: the matching points are drawn strongly and the rest dimmed.
+    seed : int
+        Seed of the t-SNE and UMAP projections.
+    height : int
+        Height of the panes in pixels.
+
+    Attributes
+    ----------
+    selection : np.ndarray [shape=(n_selected,)], int64
+        The selected segments, as sorted rows of ``embeddings.segments``; set it to select from
+        code. Observers fire on every change (``explorer.observe(fn, "selection")``).
+    """
+
+    selection = t.Any()
+
+    def __init__(
+        self,
+        collection,
+        embeddings,
+        *,
+        left: dict | None = None,
+        right: dict | None = None,
+        color_by: str = "artist",
+        view: str = "segments",
+        every: int = 1,
+        music: dict | None = None,
+        highlight: dict | None = None,
+        seed: int = 0,
+        height: int = 440,
+    ) -> None:
+        if not (hasattr(embeddings, "segments") and hasattr(embeddings, "array")):
+            raise TypeError(
+                "embeddings must be what embedexplore.extract() or open_store() returns, got "
+                f"{type(embeddings).__name__}"
+            )
+        if not embeddings.models:
+            raise ValueError(f"the store {embeddings.path} holds no extracted model yet")
+        self._emb = embeddings
+        self._collection = collection
+        self._seed = int(seed)
+        self._ready = False
+        self._syncing = False
+        self._meta = _track_meta(embeddings, collection)
+        self._segment_track = embeddings.segments["track_id"].cat.codes.to_numpy().astype(np.int64)
+        self._point_rows = np.zeros(0, np.int64)  # segment row of each point (segments view)
+        self._point_tracks = np.zeros(0, np.int64)
+        self._top: dict[str, np.ndarray] = {}
+        super().__init__(
+            left=self._pane_spec(left or {}, "left"),
+            right=self._pane_spec(right or {}, "right"),
+            color_by=color_by,
+            view=view,
+            every=every,
+            music=music or {},
+            highlight=highlight or {},
+            height=height,
+            selection=np.zeros(0, np.int64),
+        )
+        self.track_labels = list(self._meta["label"])
+        self.options = self._options()
+        self.on_msg(self._on_message)
+        self._ready = True
+        self._refresh_points()
+
+    # -- validation of the controls (from code and from the browser alike) ---------------------
+
+    def _pane_spec(self, spec, side: str) -> dict:
+        if not isinstance(spec, dict):
+            raise t.TraitError(f"{side} must be a dict of {', '.join(PANE_KEYS)}, got {spec!r}")
+        unknown = set(spec) - set(PANE_KEYS)
+        if unknown:
+            raise t.TraitError(f"{side}: unknown keys {sorted(unknown)}; use {list(PANE_KEYS)}")
+        models = self._emb.models
+        default = _default_model(models, side)
+        model = spec.get("model") or default.split("-")[0]
+        dataset = spec.get("dataset")
+        if not isinstance(model, str) or (dataset is not None and not isinstance(dataset, str)):
+            raise t.TraitError(f"{side}: model and dataset must be text")
+        if model not in models:  # "musicnn" + dataset "msd"
+            if dataset is None:
+                same = [m.partition("-")[2] for m in models if m.partition("-")[0] == model]
+                default_data = default.partition("-")[2]
+                dataset = default_data if default_data in same else (same[0] if same else "")
+            model = f"{model}-{dataset}" if dataset else model
+        if model not in models:
+            raise t.TraitError(f"{side}: no model {model!r} in the store; it holds {list(models)}")
+        layers = self._emb.layers(model)
+        layer = spec.get("layer") or (
+            "embeddings" if "embeddings" in layers else next(iter(layers))
+        )
+        if layer not in layers:
+            raise t.TraitError(f"{side}: {model} has no layer {layer!r}; it has {list(layers)}")
+        projection = spec.get("projection") or "tsne"
+        if projection not in PROJECTIONS:
+            raise t.TraitError(
+                f"{side}: projection must be one of {PROJECTIONS}, got {projection!r}"
+            )
+        from .models import BUNDLES
+
+        tags = list(BUNDLES[model].labels) if model in BUNDLES else []
+        x_tag, y_tag = spec.get("x_tag") or "", spec.get("y_tag") or ""
+        if projection == "tags":
+            if "taggrams" not in layers:
+                raise t.TraitError(f"{side}: tag axes need the taggrams of {model}")
+            x_tag = x_tag or tags[0]
+            y_tag = y_tag or tags[1]
+            for tag in (x_tag, y_tag):
+                if tag not in tags:
+                    raise t.TraitError(f"{side}: {model} has no tag {tag!r}; tags: {tags}")
+        arch, _, data = model.partition("-")
+        return {"model": arch, "dataset": data, "layer": layer, "projection": projection,
+                "x_tag": x_tag, "y_tag": y_tag}  # fmt: skip
+
+    @t.validate("left", "right")
+    def _check_pane(self, proposal):
+        return self._pane_spec(proposal.value, proposal.trait.name)
+
+    @t.validate("color_by")
+    def _check_color(self, proposal):
+        value = proposal.value
+        if value in COLOR_BY:
+            return value
+        if isinstance(value, str) and value.startswith("tag:") and self._tag_model(value[4:]):
+            return value
+        raise t.TraitError(
+            f"color_by must be one of {COLOR_BY} or 'tag:NAME' with a tag of the models shown, "
+            f"got {value!r}"
+        )
+
+    @t.validate("view")
+    def _check_view(self, proposal):
+        if proposal.value not in VIEWS:
+            raise t.TraitError(f"view must be one of {VIEWS}, got {proposal.value!r}")
+        return proposal.value
+
+    @t.validate("every")
+    def _check_every(self, proposal):
+        if proposal.value < 1:
+            raise t.TraitError(f"every must be >= 1, got {proposal.value}")
+        return proposal.value
+
+    @t.validate("music", "highlight")
+    def _check_filter(self, proposal):
+        value = proposal.value
+        name = proposal.trait.name
+        if not isinstance(value, dict) or set(value) - set(_FILTER_KEYS):
+            raise t.TraitError(f"{name} must be a dict with keys among {_FILTER_KEYS}: {value!r}")
+        out = {}
+        for key, items in value.items():
+            items = [items] if isinstance(items, str) else list(items or [])
+            if not all(isinstance(i, str) for i in items):
+                raise t.TraitError(f"{name}[{key!r}] must be text or a list of text")
+            if items:
+                out[key] = items
+        return out
+
+    @t.validate("selection")
+    def _check_selection(self, proposal):
+        rows = np.asarray(proposal.value if proposal.value is not None else [], dtype=object)
+        try:
+            rows = np.unique(np.asarray(rows.ravel(), np.int64))
+        except (TypeError, ValueError) as e:
+            raise t.TraitError(f"selection must be segment rows (integers): {e}") from None
+        n = len(self._emb.segments)
+        if len(rows) and (rows[0] < 0 or rows[-1] >= n):
+            raise t.TraitError(f"selection rows must lie in [0, {n}) (rows of embeddings.segments)")
+        return rows
+
+    # -- reacting to changes ----------------------------------------------------------------------
+
+    @t.observe("music", "every", "view")
+    def _points_changed(self, change):
+        if self._ready:
+            self._refresh_points()
+
+    @t.observe("left", "right")
+    def _pane_changed(self, change):
+        if self._ready:
+            self._refresh_pane(change.name)
+            if change.name == "left":
+                self._refresh_colors()
+                self._refresh_highlight()
+
+    @t.observe("color_by")
+    def _color_changed(self, change):
+        if self._ready:
+            self._refresh_colors()
+
+    @t.observe("highlight")
+    def _highlight_changed(self, change):
+        if self._ready:
+            self._refresh_highlight()
+
+    @t.observe("selected")
+    def _selected_changed(self, change):
+        if self._syncing or not self._ready:
+            return
+        bits = np.frombuffer(change.new or b"", np.uint8)
+        n = len(self._point_tracks)
+        if len(bits) not in (0, (n + 7) // 8):
+            logger.warning("ignored a selection of %d bytes for %d points", len(bits), n)
+            return
+        picked = np.flatnonzero(np.unpackbits(bits, bitorder="little")[:n]) if len(bits) else []
+        self._syncing = True
+        try:
+            self.selection = self._rows_of_points(np.asarray(picked, np.int64))
+        finally:
+            self._syncing = False
+
+    @t.observe("selection")
+    def _selection_changed(self, change):
+        if self._syncing or not self._ready:
+            return
+        self._syncing = True
+        try:
+            self.selected = self._bits_of_rows(change.new)
+        finally:
+            self._syncing = False
+
+    # -- what is drawn ----------------------------------------------------------------------------
+
+    def _refresh_points(self) -> None:
+        tracks = self._shown_tracks()
+        emb = self._emb
+        first = emb.tracks["first_row"].to_numpy()
+        counts = emb.tracks["n_segments"].to_numpy()
+        if self.view == "averages":
+            self._point_tracks = tracks[counts[tracks] > 0]
+            self._point_rows = np.zeros(0, np.int64)
+            segment = np.full(len(self._point_tracks), SEGMENT_NONE, np.uint32)
+        else:
+            rows = _track_rows(first, counts, tracks)[:: self.every]
+            self._point_rows = rows
+            self._point_tracks = self._segment_track[rows]
+            segment = emb.segments["segment"].to_numpy()[rows].astype(np.uint32)
+        self._top = {}
+        with self.hold_sync():
+            self.n_points = len(self._point_tracks)
+            self.point_track = self._point_tracks.astype("<u4").tobytes()
+            self.point_segment = segment.astype("<u4").tobytes()
+            self.point_weight = self._weights()
+            self._syncing = True
+            try:
+                self.selected = self._bits_of_rows(self.selection)
+            finally:
+                self._syncing = False
+        self._refresh_pane("left")
+        self._refresh_pane("right")
+        self._refresh_colors()
+        self._refresh_highlight()
+
+    def _model(self, side: str) -> str:
+        spec = getattr(self, side)
+        return f"{spec['model']}-{spec['dataset']}" if spec["dataset"] else spec["model"]
+
+    def _refresh_pane(self, side: str) -> None:
+        spec = getattr(self, side)
+        model = self._model(side)
+        name = _PROJECTION_NAMES[spec["projection"]]
+        n = len(self._point_tracks)
+        title = f"{model} · {spec['layer']} · {name}"
+        if spec["projection"] == "tags":
+            title = f"{model} · tags: {spec['x_tag']} × {spec['y_tag']}"
+        setattr(self, f"{side}_title", title)
+        if n and spec["projection"] in ("tsne", "umap"):
+            wait = " (its first run in a session compiles first: about a minute)"
+            setattr(self, f"{side}_status", f"computing {name} of {n:,} points…" +
+                    (wait if spec["projection"] == "umap" else ""))  # fmt: skip
+        xy = np.zeros((n, 2), np.float32)
+        status = ""
+        try:
+            if n:
+                xy = self._project(spec, model)
+        except (ValueError, RuntimeError, MemoryError) as e:
+            status = f"cannot project: {e}"
+            logger.warning("%s pane: %s", side, status)
+        tags, names = self._top_tags(model)
+        with self.hold_sync():
+            setattr(self, f"{side}_xy", _normalise(xy).T.astype("<f4").tobytes())
+            setattr(self, f"{side}_tags", tags)
+            setattr(self, f"{side}_tag_names", names)
+            setattr(self, f"{side}_status", status)
+
+    def _project(self, spec, model) -> np.ndarray:
+        from .projection import project
+
+        averages = self.view == "averages"
+        rows = self._point_tracks if averages else self._point_rows
+        level = "track" if averages else "segment"
+        method = spec["projection"]
+        layer = "taggrams" if method == "tags" else spec["layer"]
+        if method != "tags" and len(rows) < 3:
+            raise ValueError(f"{len(rows)} points: a projection needs at least 3")
+        return project(self._emb, method, model=model, layer=layer, rows=rows, level=level,
+                       seed=self._seed, tags=(spec["x_tag"], spec["y_tag"]) if method == "tags"
+                       else None)  # fmt: skip
+
+    def _taggrams(self, model: str) -> np.ndarray | None:
+        """The shown points' taggrams of ``model`` (float32), or None if it has none."""
+        if "taggrams" not in self._emb.layers(model):
+            return None
+        if self.view == "averages":
+            return self._emb.per_track(model, "taggrams").mean[self._point_tracks]
+        return np.asarray(self._emb.array(model, "taggrams")[self._point_rows], np.float32)
+
+    def _top_tags(self, model: str) -> tuple[bytes, list[str]]:
+        from .models import BUNDLES
+
+        if model not in self._top:
+            x = self._taggrams(model)
+            if x is None or model not in BUNDLES or not len(x):
+                self._top[model] = np.zeros((len(self._point_tracks), 0), np.uint8)
+            else:
+                top = np.argpartition(-x, 3, axis=1)[:, :3]
+                order = np.argsort(-np.take_along_axis(x, top, 1), axis=1)
+                self._top[model] = np.take_along_axis(top, order, 1).astype(np.uint8)
+        top = self._top[model]
+        names = list(BUNDLES[model].labels) if top.shape[1] else []
+        return np.ascontiguousarray(top).tobytes(), names
+
+    def _weights(self) -> bytes:
+        if self.view != "averages" or not len(self._point_tracks):
+            return b""
+        model = self._model("left")
+        layer = self.left["layer"]
+        spread = self._emb.per_track(model, layer).std[self._point_tracks]
+        s = np.nan_to_num(np.linalg.norm(spread, axis=1))
+        lo, hi = float(s.min()), float(s.max())
+        w = (s - lo) / (hi - lo) if hi > lo else np.full_like(s, 0.5)
+        return w.astype("<f4").tobytes()
+
+    def _tag_model(self, tag: str) -> str | None:
+        """The model whose activation of ``tag`` colours the points: the left pane's, else the
+        right's, else any model with that tag."""
+        from .models import BUNDLES
+
+        order = [self._model("left"), self._model("right"), *self._emb.models]
+        for m in order:
+            if m in BUNDLES and tag in BUNDLES[m].labels and "taggrams" in self._emb.layers(m):
+                return m
+        return None
+
+    def _refresh_colors(self) -> None:
+        n = len(self._point_tracks)
+        by = self.color_by
+        if by.startswith("tag:"):
+            from .models import BUNDLES
+
+            tag = by[4:]
+            model = self._tag_model(tag)
+            x = self._taggrams(model)
+            v = x[:, list(BUNDLES[model].labels).index(tag)] if n else np.zeros(0)
+            lo, hi = (float(v.min()), float(v.max())) if n else (0.0, 1.0)
+            scaled = (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
+            codes = np.minimum((scaled * _RAMP_STEPS).astype(np.int64), _RAMP_STEPS - 1)
+            legend = [{"label": f"{tag} ({model})", "color": c, "low": lo, "high": hi}
+                      for c in _ramp()]  # fmt: skip
+            kind = "continuous"
+        elif by == "none":
+            codes, legend, kind = (
+                np.zeros(n, np.int64),
+                [{"label": "all", "color": "#4e79a7"}],
+                "categorical",
+            )
+        else:
+            labels = self._meta[by].to_numpy(dtype=object)[self._point_tracks]
+            codes, legend = _categories(labels)
+            kind = "categorical"
+        with self.hold_sync():
+            self.color_codes = codes.astype("<u2").tobytes()
+            self.legend = legend
+            self.color_kind = kind
+
+    def _track_matches(self, spec: dict) -> np.ndarray:
+        """Which tracks (all of embeddings.tracks) match any entry of a music/highlight spec."""
+        meta = self._meta
+        hit = np.zeros(len(meta), bool)
+        for key, column in (("artists", "artist"), ("albums", "album"), ("genres", "genres")):
+            wanted = {s.casefold() for s in spec.get(key, [])}
+            if wanted:
+                hit |= meta[column].map(lambda v, w=wanted: _matches(v, w)).to_numpy(bool)
+        wanted = {s.casefold() for s in spec.get("tracks", [])}
+        if wanted:
+            ids = meta.index.to_series().str.casefold().isin(wanted).to_numpy(bool)
+            titles = meta["title"].map(lambda v: _matches(v, wanted)).to_numpy(bool)
+            hit |= ids | titles
+        tags = spec.get("tags", [])
+        if tags:
+            hit |= self._tracks_with_tags(tags)
+        return hit
+
+    def _tracks_with_tags(self, tags) -> np.ndarray:
+        from .models import BUNDLES
+
+        model = self._model("left")
+        if model not in BUNDLES or "taggrams" not in self._emb.layers(model):
+            return np.zeros(len(self._meta), bool)
+        labels = [x.casefold() for x in BUNDLES[model].labels]
+        cols = [labels.index(x.casefold()) for x in tags if x.casefold() in labels]
+        mean = np.nan_to_num(self._emb.per_track(model, "taggrams").mean, nan=-1.0)
+        top = np.argpartition(-mean, 3, axis=1)[:, :3]
+        return np.isin(top, cols).any(axis=1)
+
+    def _shown_tracks(self) -> np.ndarray:
+        if not self.music:
+            return np.arange(len(self._meta), dtype=np.int64)
+        return np.flatnonzero(self._track_matches(self.music)).astype(np.int64)
+
+    def _refresh_highlight(self) -> None:
+        if not self.highlight:
+            self.highlighted = b""
+            return
+        hit = self._track_matches({k: v for k, v in self.highlight.items() if k != "tags"})
+        mask = hit[self._point_tracks]
+        tags = self.highlight.get("tags", [])
+        if tags:  # segments whose own three strongest tags (left pane's model) include one
+            from .models import BUNDLES
+
+            model = self._model("left")
+            self._top_tags(model)
+            top = self._top.get(model)
+            if top is not None and top.shape[1]:
+                labels = [x.casefold() for x in BUNDLES[model].labels]
+                cols = [labels.index(x.casefold()) for x in tags if x.casefold() in labels]
+                mask |= np.isin(top, cols).any(axis=1)
+        self.highlighted = mask.astype(np.uint8).tobytes()
+
+    def _options(self) -> dict:
+        from .models import BUNDLES
+
+        models = {}
+        for m in self._emb.models:
+            arch, _, data = m.partition("-")
+            models.setdefault(arch, []).append(data)
+        meta = self._meta
+        return {
+            "models": models,
+            "layers": {m: list(self._emb.layers(m)) for m in self._emb.models},
+            "projections": list(PROJECTIONS),
+            "projection_names": _PROJECTION_NAMES,
+            "tags": {m: list(BUNDLES[m].labels) for m in self._emb.models if m in BUNDLES},
+            "views": list(VIEWS),
+            "color_by": list(COLOR_BY),
+            "artists": sorted({a for a in meta["artist"].dropna()}, key=str.casefold),
+            "albums": sorted({a for a in meta["album"].dropna()}, key=str.casefold),
+            "genres": sorted({g for gs in meta["genres"] for g in gs}, key=str.casefold),
+        }
+
+    # -- selection --------------------------------------------------------------------------------
+
+    def _rows_of_points(self, points: np.ndarray) -> np.ndarray:
+        if self.view != "averages":
+            return np.sort(self._point_rows[points])
+        tracks = self._point_tracks[points]
+        first = self._emb.tracks["first_row"].to_numpy()
+        counts = self._emb.tracks["n_segments"].to_numpy()
+        return _track_rows(first, counts, np.sort(tracks))
+
+    def _bits_of_rows(self, rows) -> bytes:
+        rows = np.asarray(rows if rows is not None else [], np.int64)
+        if not len(rows):
+            return b""
+        if self.view == "averages":
+            mask = np.isin(self._point_tracks, np.unique(self._segment_track[rows]))
+        else:
+            mask = np.isin(self._point_rows, rows)
+        if not mask.any():
+            return b""
+        return np.packbits(mask, bitorder="little").tobytes()
+
+    @property
+    def selected_segments(self) -> pd.DataFrame:
+        """The selected segments (rows of ``embeddings.segments``) with their track's artist,
+        title, album and genre, and the three strongest tags of the left pane's model."""
+        rows = self.selection
+        seg = self._emb.segments.iloc[rows].copy()
+        meta = self._meta.reindex(pd.Index(seg["track_id"].astype("string")))
+        for col in ("artist", "title", "album", "genre"):
+            seg[col] = meta[col].to_numpy()
+        model = self._model("left")
+        from .models import BUNDLES
+
+        if model in BUNDLES and "taggrams" in self._emb.layers(model) and len(rows):
+            x = np.asarray(self._emb.array(model, "taggrams")[rows], np.float32)
+            top = np.argsort(-x, axis=1)[:, :3]
+            labels = np.asarray(BUNDLES[model].labels, dtype=object)
+            seg["top_tags"] = [list(labels[r]) for r in top]
+        return seg
+
+    @property
+    def selected_tracks(self) -> pd.DataFrame:
+        """The tracks of the selection, in order of first selected row: ``n_selected`` segments
+        of ``n_segments``, with the collection's tags."""
+        seg = self._emb.segments.iloc[self.selection]
+        counts = seg["track_id"].astype("string").value_counts(sort=False)
+        ids = pd.Index(pd.unique(seg["track_id"].astype("string")), name="track_id")
+        out = self._meta.reindex(ids)[["artist", "title", "album", "genre", "path"]].copy()
+        out["n_selected"] = counts.reindex(ids).to_numpy(np.int64)
+        out["n_segments"] = self._emb.tracks["n_segments"].reindex(ids).to_numpy(np.int64)
+        return out
+
+    def playlist(self, *, order: str = "selection", path=None, relative: bool = False):
+        """The selection as a playlist (one entry per track; see
+        :func:`embedexplore.playlist.from_selection` for ``order``), saved to ``path`` when given
+        (``.m3u8``/``.m3u`` or ``.xspf``).
+
+        Returns
+        -------
+        pd.DataFrame
+            The tracks in play order.
+        """
+        from . import playlist as pl
+
+        out = pl.from_selection(self._emb, self.selection, order=order,
+                                model=self._model("left"), collection=self._collection)  # fmt: skip
+        if path is not None:
+            suffix = str(path).lower().rsplit(".", 1)[-1]
+            if suffix in ("m3u8", "m3u"):
+                pl.to_m3u8(out, path, relative=relative)
+            elif suffix == "xspf":
+                pl.to_xspf(out, path, relative=relative)
+            else:
+                raise ValueError(f"save a playlist as .m3u8 or .xspf, not {path}")
+        return out
+
+    # -- the browser's requests -------------------------------------------------------------------
+
+    def _on_message(self, _widget, content, buffers) -> None:
+        request = content.get("id") if isinstance(content, dict) else None
+        if not _plain_id(request):
+            request = None
+        try:
+            if not isinstance(content, dict):
+                raise _Refused("a request must be a JSON object")
+            kind = content.get("type")
+            if kind == "audio":
+                reply, data = self._audio(content)
+                self.send({"type": "audio", "id": request, "ok": True, **reply}, buffers=[data])
+            else:
+                raise _Refused(f"unknown request type {str(kind)[:40]!r}")
+        except _Refused as e:
+            logger.warning("refused a widget request: %s", e)
+            self.send({"type": "error", "id": request, "ok": False, "error": str(e)})
+
+    def _audio(self, content: dict) -> tuple[dict, bytes]:
+        """WAV bytes of one segment (or, with ``chunk``, of the track from there on), for a
+        track of these embeddings only: a request names indices, never a path."""
+        tracks = self._emb.tracks
+        track = _index(content.get("track"), len(tracks), "track")
+        n_segments = int(tracks["n_segments"].iat[track])
+        segment = _index(content.get("segment"), n_segments, "segment")
+        chunk = content.get("chunk")
+        start = float(segment_start(segment))
+        duration = float(self.segment_seconds)
+        if chunk is not None:
+            chunk = _index(chunk, 1 + math.ceil(float(tracks["duration"].iat[track])
+                                                / clips.MAX_CLIP_SECONDS), "chunk")  # fmt: skip
+            start += chunk * clips.MAX_CLIP_SECONDS
+            duration = clips.MAX_CLIP_SECONDS
+            if start >= float(tracks["duration"].iat[track]):
+                raise _Refused("that chunk starts after the end of the track")
+        path = str(tracks["path"].iat[track])
+        try:
+            data = clips.clip(path, start=start, duration=duration)
+        except Exception as e:  # noqa: BLE001 - any decoder failure becomes an error reply
+            raise _Refused(f"cannot play {path}: {e}") from None
+        end = start + duration
+        return {"track": track, "segment": segment, "chunk": chunk, "start": start, "end": end,
+                "mime": "audio/wav"}, data  # fmt: skip
+
+
+class _Refused(Exception):
+    """A browser request the kernel does not answer with data."""
+
+
+def _plain_id(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= _MAX_ID
+    return isinstance(value, str) and len(value) <= 64
+
+
+def _index(value, n: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise _Refused(f"{name} must be an integer index, got {type(value).__name__}")
+    if not 0 <= value < n:
+        raise _Refused(f"{name} {value} is out of range (0..{n - 1})")
+    return int(value)
+
+
+def _default_model(models, side: str) -> str:
+    prefer = ["musicnn-msd", "vgg-msd"] if side == "left" else ["vgg-msd", "musicnn-msd"]
+    for m in prefer:
+        if m in models:
+            return m
+    return models[0] if side == "left" or len(models) == 1 else models[1]
+
+
+def _track_meta(embeddings, collection) -> pd.DataFrame:
+    """artist, title, album, genre (first), genres (all), path and a label per track."""
+    tracks = embeddings.tracks
+    ids = tracks.index
+    meta = pd.DataFrame(index=ids)
+    src = collection.tracks.reindex(ids) if collection is not None else None
+    names = tracks["path"].astype(str).map(lambda p: p.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    for col in ("artist", "title", "album"):
+        values = src[col] if src is not None else pd.Series(pd.NA, index=ids)
+        meta[col] = values.astype("object").where(values.notna(), None)
+    meta["title"] = meta["title"].where(meta["title"].notna(), names)
+    genres = src["genre"] if src is not None else pd.Series([[]] * len(ids), index=ids)
+    meta["genres"] = [list(g) if isinstance(g, list | tuple | np.ndarray) else [] for g in genres]
+    meta["genre"] = [g[0] if g else None for g in meta["genres"]]
+    meta["path"] = tracks["path"].astype(str)
+    meta["label"] = [f"{a} - {ti}" if a else str(ti)
+                     for a, ti in zip(meta["artist"], meta["title"], strict=True)]  # fmt: skip
+    return meta
+
+
+def _matches(value, wanted: set[str]) -> bool:
+    if isinstance(value, list):
+        return any(v.casefold() in wanted for v in value)
+    return isinstance(value, str) and value.casefold() in wanted
+
+
+def _track_rows(first: np.ndarray, counts: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+    """The segment rows of ``tracks`` (in their order), as one int64 array."""
+    n = counts[tracks]
+    if not n.sum():
+        return np.zeros(0, np.int64)
+    starts = np.repeat(first[tracks], n)
+    offsets = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    return (starts + offsets).astype(np.int64)
+
+
+def _normalise(xy: np.ndarray) -> np.ndarray:
+    """Centre on the bounding box and scale both axes alike into [-0.95, 0.95]."""
+    xy = np.asarray(xy, np.float64)
+    if not len(xy) or not np.isfinite(xy).all():
+        return np.zeros((len(xy), 2), np.float32)
+    lo, hi = xy.min(0), xy.max(0)
+    half = float((hi - lo).max()) / 2
+    scale = 0.95 / half if half > 0 else 1.0
+    return ((xy - (lo + hi) / 2) * scale).astype(np.float32)
+
+
+def _categories(labels: np.ndarray) -> tuple[np.ndarray, list[dict]]:
+    """Codes into a legend: the 19 most frequent labels get a colour each, the rest share grey."""
+    text = np.array(["(unknown)" if v is None or v is pd.NA else str(v) for v in labels], object)
+    if not len(text):
+        return np.zeros(0, np.int64), []
+    values, inverse, counts = np.unique(text, return_inverse=True, return_counts=True)
+    order = np.lexsort((values, -counts))  # most frequent first, then by name
+    rank = np.empty(len(values), np.int64)
+    rank[order] = np.arange(len(values))
+    k = len(_PALETTE)
+    codes = np.minimum(rank[inverse], k)
+    legend = [{"label": str(values[i]), "color": _PALETTE[j], "count": int(counts[i])}
+              for j, i in enumerate(order[:k])]  # fmt: skip
+    if len(values) > k:
+        rest = int(counts[order[k:]].sum())
+        legend.append({"label": f"{len(values) - k} others", "color": _OTHER, "count": rest})
+    return codes, legend
+
+
+def _ramp() -> list[str]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    out = []
+    for i in range(_RAMP_STEPS):
+        r, g, b, _ = cmap(i / (_RAMP_STEPS - 1))
+        out.append(f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}")
+    return out

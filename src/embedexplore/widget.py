@@ -1,0 +1,101 @@
+"""The Explorer's synced state: the traits the browser and the kernel share, and nothing else.
+
+The behaviour (what the traits are computed from, the audio requests, the selection as
+DataFrames) lives in :mod:`embedexplore.explorer`; the frontend in ``js/src/widget.js`` reads and
+writes exactly these traits. Arrays travel as little-endian binary buffers (``bytes`` here, a
+``DataView`` in the browser, wrapped without a copy), never as JSON lists:
+
+======================  ==========  ============================================================
+trait                   layout      meaning
+======================  ==========  ============================================================
+``point_track``         uint32[n]   track index (row of ``embeddings.tracks``) of each point
+``point_segment``       uint32[n]   segment index within its track (``SEGMENT_NONE``: a track
+                                    average)
+``left_xy``             float32[2n] the left pane's x then y, in [-1, 1] (aspect kept)
+``left_tags``           uint8[3n]   the three strongest tags of each point (into ``left_tag_names``)
+``color_codes``         uint16[n]   each point's entry of ``legend``
+``point_weight``        float32[n]  a size in [0, 1] (track averages: the spread of its segments)
+``highlighted``         uint8[n]    1 where a point is highlighted (empty: nothing is)
+``selected``            bits[n]     the selection, bit ``i % 8`` of byte ``i // 8``; both ways
+======================  ==========  ============================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anywidget
+import traitlets as t
+
+__all__ = ["PANE_KEYS", "SEGMENT_NONE", "ExplorerWidget"]
+
+SEGMENT_NONE = 0xFFFFFFFF
+PANE_KEYS = ("model", "dataset", "layer", "projection", "x_tag", "y_tag")
+
+_STATIC = Path(__file__).parent / "static"
+
+
+def _bundle(name: str) -> Path | str:
+    path = _STATIC / name
+    if path.exists():
+        return path
+    # an editable install without the built frontend: say how to build it instead of failing
+    # with a blank output cell
+    return (
+        "export default { render({ el }) { el.textContent = "
+        "\"embedexplore: the widget's frontend is not built; run `npm --prefix js ci && "
+        'npm --prefix js run build` in the source tree (or reinstall the package)."; } };'
+        if name.endswith(".js")
+        else ""
+    )
+
+
+def _to_bytes(value, _widget) -> bytes:
+    return b"" if value is None else bytes(value)
+
+
+class ExplorerWidget(anywidget.AnyWidget):
+    """Two linked scatter panes of a collection's segments (the traits only).
+
+    Use :class:`embedexplore.Explorer`, which fills these traits from a collection and its
+    embeddings.
+    """
+
+    _esm = _bundle("widget.js")
+    _css = _bundle("widget.css")
+
+    # what is drawn (kernel -> browser)
+    n_points = t.Int(0).tag(sync=True)
+    point_track = t.Bytes(b"").tag(sync=True)
+    point_segment = t.Bytes(b"").tag(sync=True)
+    track_labels = t.List(t.Unicode()).tag(sync=True)
+    segment_seconds = t.Float(187 * 256 / 16000).tag(sync=True)
+    left_xy = t.Bytes(b"").tag(sync=True)
+    right_xy = t.Bytes(b"").tag(sync=True)
+    left_tags = t.Bytes(b"").tag(sync=True)
+    right_tags = t.Bytes(b"").tag(sync=True)
+    left_tag_names = t.List(t.Unicode()).tag(sync=True)
+    right_tag_names = t.List(t.Unicode()).tag(sync=True)
+    left_title = t.Unicode("").tag(sync=True)
+    right_title = t.Unicode("").tag(sync=True)
+    left_status = t.Unicode("").tag(sync=True)
+    right_status = t.Unicode("").tag(sync=True)
+    color_codes = t.Bytes(b"").tag(sync=True)
+    legend = t.List(t.Dict()).tag(sync=True)
+    color_kind = t.Unicode("categorical").tag(sync=True)
+    point_weight = t.Bytes(b"").tag(sync=True)
+    highlighted = t.Bytes(b"").tag(sync=True)
+    options = t.Dict().tag(sync=True)
+    status = t.Unicode("").tag(sync=True)
+    height = t.Int(440).tag(sync=True)
+
+    # controls (both ways: the widget's menus set them, and so can code)
+    left = t.Dict().tag(sync=True)
+    right = t.Dict().tag(sync=True)
+    color_by = t.Unicode("artist").tag(sync=True)
+    view = t.Unicode("segments").tag(sync=True)
+    every = t.Int(1).tag(sync=True)
+    music = t.Dict().tag(sync=True)
+    highlight = t.Dict().tag(sync=True)
+    # the browser's bytes arrive as a memoryview, which the Bytes trait refuses: copy them
+    selected = t.Bytes(b"").tag(sync=True, from_json=_to_bytes)

@@ -1,0 +1,272 @@
+"""The Explorer in a real JupyterLab, in Debian's chromium: both panes draw, hover labels on both
+panes (also while the kernel is busy), a lasso selects exactly the points inside it (checked in the
+kernel against a point-in-polygon test done here), a click plays the segment.
+
+One JupyterLab and one page serve the whole module; the tests run in file order and each leaves
+the page as it found it (nothing hovered, nothing selected).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from matplotlib.path import Path as Polygon
+
+import jupyterlab as jl
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not jl.CHROMIUM.exists(),
+        reason="no /usr/bin/chromium: run bash scripts/install_browser.sh (as root)",
+    ),
+]
+
+NOTEBOOK = "explore.ipynb"
+
+
+@pytest.fixture(scope="module")
+def session(demo_store, tmp_path_factory):
+    folder, store = demo_store
+    root = tmp_path_factory.mktemp("lab")
+    home = tmp_path_factory.mktemp("labhome")
+    jl.notebook(root / NOTEBOOK, [
+        "import embedexplore as ee\n"
+        f"collection = ee.scan({str(folder)!r}, progress=False)\n"
+        f"embeddings = ee.open_store({str(store)!r})",
+        "explorer = ee.Explorer(collection, embeddings)\nexplorer",
+    ])  # fmt: skip
+    lab = jl.Lab(root, home)
+    try:
+        with jl.chromium(home / "profile") as context:
+            page = context.pages[0] if context.pages else context.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(lab.url(NOTEBOOK))
+            jl.run_all(page)
+            page.wait_for_selector(".ee-left[data-drawn='1']", timeout=60_000)
+            page.wait_for_selector(".ee-right[data-drawn='1']", timeout=60_000)
+            kernel = lab.kernel(NOTEBOOK)
+            try:
+                yield lab, page, kernel, errors
+            finally:
+                kernel.stop_channels()
+    finally:
+        lab.stop()
+
+
+def _points(kernel, side: str):
+    """The pane's points in normalised coordinates [n, 2] and the segment row of each."""
+    xy = jl.evaluate(kernel, f"__import__('numpy').frombuffer(explorer.{side}_xy, '<f4').tolist()")
+    rows = jl.evaluate(kernel, "explorer._point_rows.tolist()")
+    xy = np.asarray(xy, np.float64).reshape(2, -1).T
+    return xy, np.asarray(rows, np.int64)
+
+
+def _pixels(page, side: str, xy: np.ndarray) -> np.ndarray:
+    """Where regl-scatterplot draws normalised points in its initial view: the data's [-1, 1]
+    spans the canvas height, centred, with the same scale on both axes."""
+    box = page.locator(f".ee-{side} .ee-canvas-box").bounding_box()
+    w, h = box["width"], box["height"]
+    return np.stack([box["x"] + w / 2 + xy[:, 0] * h / 2, box["y"] + h / 2 - xy[:, 1] * h / 2], 1)
+
+
+def _within(px: np.ndarray, box, margin: float) -> np.ndarray:
+    x, y = px[:, 0], px[:, 1]
+    return (
+        (x > box["x"] + margin)
+        & (x < box["x"] + box["width"] - margin)
+        & (y > box["y"] + margin)
+        & (y < box["y"] + box["height"] - margin)
+    )
+
+
+def _isolated(px: np.ndarray, box, min_gap: float = 5.0) -> int:
+    """The point farthest from its nearest neighbour (at least ``min_gap`` px), well inside."""
+    d = np.linalg.norm(px[:, None] - px[None], axis=2)
+    np.fill_diagonal(d, np.inf)
+    inside = _within(px, box, 30) & (px[:, 1] < box["y"] + box["height"] - 60)
+    gap = np.where(inside, d.min(1), 0)
+    assert gap.max() >= min_gap, "no isolated point to hover"
+    return int(gap.argmax())
+
+
+def _label(page, side: str) -> dict:
+    return page.evaluate(
+        "(side) => { const l = document.querySelector(`.ee-${side} .ee-label`);"
+        " return {shown: getComputedStyle(l).display !== 'none', text: l.textContent,"
+        " point: l.dataset.point}; }",
+        side,
+    )
+
+
+def _unhover(page) -> None:
+    page.mouse.move(5, 5)
+    page.wait_for_function("() => document.querySelector('.ee-root').dataset.hovered === '-1'")
+
+
+def test_both_panes_draw_points(session):
+    _, page, kernel, errors = session
+    n = jl.evaluate(kernel, "explorer.n_points")
+    assert n == jl.evaluate(kernel, "len(embeddings.segments)") > 100
+    for side in ("left", "right"):
+        # the 2-D canvas the WebGL renderer copies into: count the pixels that are not background
+        coloured = page.evaluate(
+            "(side) => { const c = document.querySelector(`.ee-${side} canvas`);"
+            " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            " let k = 0; for (let i = 0; i < d.length; i += 4)"
+            " if (Math.abs(d[i] - d[i + 2]) > 40 || Math.abs(d[i + 1] - d[i + 2]) > 40) k++;"
+            " return k; }",
+            side,
+        )
+        assert coloured > 5 * n, f"{side} pane: only {coloured} coloured pixels for {n} points"
+    legend = page.locator(".ee-legend").inner_text()
+    assert "Fuzz Cathedral" in legend  # an artist of the demo collection
+    assert not errors, errors
+
+
+def test_hover_shows_the_label_on_both_panes(session):
+    _, page, kernel, _ = session
+    xy, _ = _points(kernel, "left")
+    box = page.locator(".ee-left .ee-canvas-box").bounding_box()
+    px = _pixels(page, "left", xy)
+    i = _isolated(px, box)
+    page.mouse.move(*px[i])
+    page.wait_for_function("(i) => document.querySelector('.ee-root').dataset.hovered === i",
+                           arg=str(i))  # fmt: skip
+    expected = jl.evaluate(kernel, f"explorer.track_labels[int(explorer._point_tracks[{i}])]")
+    for side in ("left", "right"):
+        label = _label(page, side)
+        assert label["shown"] and label["point"] == str(i), (side, label)
+        assert expected in label["text"], (side, label, expected)
+    # time in the track and three tags of each pane's own model
+    seg = jl.evaluate(kernel, f"int(embeddings.segments['segment'].iat[{i}])")
+    start = seg * 2.992
+    assert f"{int(start // 60)}:{int(start % 60):02d}" in _label(page, "left")["text"]
+    tags = jl.evaluate(
+        kernel, f"[explorer.left_tag_names[k] for k in explorer.left_tags[3*{i}:3*{i}+3]]"
+    )
+    assert ", ".join(tags) in _label(page, "left")["text"]
+    _unhover(page)
+    assert not _label(page, "right")["shown"]
+
+
+def test_linking_works_while_the_kernel_is_busy(session):
+    _, page, kernel, _ = session
+    xy, _ = _points(kernel, "right")
+    box = page.locator(".ee-right .ee-canvas-box").bounding_box()
+    px = _pixels(page, "right", xy)
+    i = _isolated(px, box)
+    kernel.execute("import time; time.sleep(6)")
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+        " === 'busy'"
+    )
+    page.mouse.move(*px[i])
+    page.wait_for_function("(i) => document.querySelector('.ee-root').dataset.hovered === i",
+                           arg=str(i), timeout=3000)  # fmt: skip
+    label = _label(page, "left")
+    busy = page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+    )
+    assert label["shown"] and label["point"] == str(i)
+    assert busy == "busy", "the kernel finished before the hover was checked"
+    _unhover(page)
+    kernel.get_shell_msg(timeout=30)  # the sleep's reply
+
+
+def _polygon(px: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
+    angles = np.linspace(0, 2 * np.pi, 7)[:-1] + 0.3
+    return centre + radius * np.stack([np.cos(angles), np.sin(angles) * 0.8], 1)
+
+
+def _edge_distance(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    a, b = poly, np.roll(poly, -1, axis=0)
+    ab = b - a
+    t = np.clip(((points[:, None] - a) * ab).sum(2) / (ab * ab).sum(1), 0, 1)
+    closest = a + t[..., None] * ab
+    return np.linalg.norm(points[:, None] - closest, axis=2).min(1)
+
+
+def test_lasso_selects_the_points_inside_on_both_panes(session):
+    _, page, kernel, errors = session
+    xy, rows = _points(kernel, "left")
+    box = page.locator(".ee-left .ee-canvas-box").bounding_box()
+    px = _pixels(page, "left", xy)
+    # a hexagon around some cluster whose edges pass no closer than 6 px to any point, so that
+    # the few pixels a browser's mouse sampling may shave off cannot change what is inside
+    rng = np.random.default_rng(7)
+    poly = None
+    for j in rng.permutation(len(px)):
+        for radius in (45, 60, 75, 90):
+            cand = _polygon(px, px[j], radius)
+            inside_box = _within(cand, box, 5)
+            inside = Polygon(cand).contains_points(px)
+            if (
+                inside_box.all()
+                and 5 <= inside.sum() < len(px)
+                and _edge_distance(px, cand).min() > 6
+            ):
+                poly = cand
+                break
+        if poly is not None:
+            break
+    assert poly is not None, "no clean polygon found"
+    expected = np.sort(rows[Polygon(poly).contains_points(px)])
+
+    page.locator(".ee-bar button", has_text="lasso").click()
+    page.mouse.move(*poly[0])
+    page.mouse.down()
+    for a, b in zip(poly, np.roll(poly, -1, axis=0), strict=True):
+        for s in np.linspace(0, 1, 8)[1:]:
+            page.mouse.move(*(a + s * (b - a)))
+            page.wait_for_timeout(20)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('.ee-right').dataset.selected > 0")
+    deadline = time.monotonic() + 20
+    while True:
+        got = np.asarray(jl.evaluate(kernel, "explorer.selection.tolist()"), np.int64)
+        if len(got) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    np.testing.assert_array_equal(got, expected)
+    right = page.evaluate("() => Number(document.querySelector('.ee-right').dataset.selected)")
+    assert right == len(expected)
+    tracks = jl.evaluate(kernel, "explorer.selected_tracks['n_selected'].sum().item()")
+    assert tracks == len(expected)
+    page.screenshot(path=str(jl.screenshot_dir() / "lasso.png"))
+    # clearing from code clears the browser's selection
+    jl.evaluate(kernel, "explorer.__setattr__('selection', []) or 0")
+    page.wait_for_function("() => document.querySelector('.ee-right').dataset.selected === '0'")
+    page.locator(".ee-bar button", has_text="pan").click()
+    assert not errors, errors
+
+
+def test_click_plays_the_segment(session):
+    _, page, kernel, errors = session
+    xy, _ = _points(kernel, "left")
+    box = page.locator(".ee-left .ee-canvas-box").bounding_box()
+    px = _pixels(page, "left", xy)
+    i = _isolated(px, box)
+    page.mouse.move(*px[i])
+    page.wait_for_function("(i) => document.querySelector('.ee-root').dataset.hovered === i",
+                           arg=str(i))  # fmt: skip
+    page.mouse.click(*px[i])
+    page.wait_for_function(
+        "() => { const a = document.querySelector('.ee-audio');"
+        " return !a.paused && a.currentTime > 0.2; }",
+        timeout=30_000,
+    )
+    state = page.evaluate(
+        "() => { const a = document.querySelector('.ee-audio');"
+        " return {duration: a.duration, state: document.querySelector('.ee-root').dataset.audio}; }"
+    )
+    assert state["state"] == "playing"
+    assert abs(state["duration"] - 2.992) < 0.01  # exactly one segment
+    page.locator(".ee-bar button", has_text="■").click()
+    jl.evaluate(kernel, "explorer.__setattr__('selection', []) or 0")
+    _unhover(page)
+    assert not errors, errors
