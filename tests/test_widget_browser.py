@@ -150,6 +150,8 @@ def test_hover_shows_the_label_on_both_panes(session):
         kernel, f"[explorer.left_tag_names[k] for k in explorer.left_tags[3*{i}:3*{i}+3]]"
     )
     assert ", ".join(tags) in _label(page, "left")["text"]
+    # the picture in the README (docs/explorer.png) is this one
+    page.locator(".ee-root").screenshot(path=str(jl.screenshot_dir() / "explorer.png"))
     _unhover(page)
     assert not _label(page, "right")["shown"]
 

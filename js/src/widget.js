@@ -319,11 +319,14 @@ function render({ model, el }) {
     sp.subscribe("pointout", () => onHover(side, -1));
     sp.subscribe("select", ({ points }) => onSelect(side, points));
     sp.subscribe("deselect", () => onSelect(side, []));
+    let draws = 0;
     sp.subscribe("draw", () => {
-      if (!p.drawn) {
+      pane.dataset.draws = String(++draws); // read by benchmarks/widget_speed.py
+      if (!p.drawn && p.hasPoints) {
         p.drawn = true;
         pane.dataset.drawn = "1";
         pane.dataset.firstDrawMs = String(Math.round(performance.now() - t0));
+        pane.dataset.firstDrawAt = String(Date.now());
       }
     });
     sp.subscribe("view", () => placeLabel(p));
@@ -433,7 +436,9 @@ function render({ model, el }) {
       .draw(points, { zDataType: "categorical", wDataType: "continuous",
         select: state.selection.length ? state.selection : undefined })
       .then(() => {
+        p.hasPoints = d.n > 0;
         if (view) p.sp.set({ cameraView: view });
+        if (p.hasPoints && !p.drawn) p.sp.redraw();
       })
       .catch((e) => console.error("embedexplore:", e))
       .finally(() => {
