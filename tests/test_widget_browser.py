@@ -94,6 +94,24 @@ def _isolated(px: np.ndarray, box, min_gap: float = 5.0) -> int:
     return int(gap.argmax())
 
 
+def _target(page, kernel, side: str) -> tuple[int, np.ndarray]:
+    """The most isolated point of a pane (see :func:`_isolated`) and its place on the page."""
+    xy, _ = _points(kernel, side)
+    box = page.locator(f".ee-{side} .ee-canvas-box").bounding_box()
+    px = _pixels(page, side, xy)
+    i = _isolated(px, box)
+    return i, px[i]
+
+
+def _hover(page, i: int, at: np.ndarray, timeout: float = 30_000) -> None:
+    """Move the mouse onto point ``i`` and wait until the widget reports it hovered."""
+    page.mouse.move(*at)
+    page.wait_for_function(
+        "(i) => document.querySelector('.ee-root').dataset.hovered === i", arg=str(i),
+        timeout=timeout,
+    )  # fmt: skip
+
+
 def _label(page, side: str) -> dict:
     return page.evaluate(
         "(side) => { const l = document.querySelector(`.ee-${side} .ee-label`);"
@@ -130,13 +148,8 @@ def test_both_panes_draw_points(session):
 
 def test_hover_shows_the_label_on_both_panes(session):
     _, page, kernel, _ = session
-    xy, _ = _points(kernel, "left")
-    box = page.locator(".ee-left .ee-canvas-box").bounding_box()
-    px = _pixels(page, "left", xy)
-    i = _isolated(px, box)
-    page.mouse.move(*px[i])
-    page.wait_for_function("(i) => document.querySelector('.ee-root').dataset.hovered === i",
-                           arg=str(i))  # fmt: skip
+    i, at = _target(page, kernel, "left")
+    _hover(page, i, at)
     expected = jl.evaluate(kernel, f"explorer.track_labels[int(explorer._point_tracks[{i}])]")
     for side in ("left", "right"):
         label = _label(page, side)
@@ -158,18 +171,13 @@ def test_hover_shows_the_label_on_both_panes(session):
 
 def test_linking_works_while_the_kernel_is_busy(session):
     _, page, kernel, _ = session
-    xy, _ = _points(kernel, "right")
-    box = page.locator(".ee-right .ee-canvas-box").bounding_box()
-    px = _pixels(page, "right", xy)
-    i = _isolated(px, box)
+    i, at = _target(page, kernel, "right")
     kernel.execute("import time; time.sleep(6)")
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
         " === 'busy'"
     )
-    page.mouse.move(*px[i])
-    page.wait_for_function("(i) => document.querySelector('.ee-root').dataset.hovered === i",
-                           arg=str(i), timeout=3000)  # fmt: skip
+    _hover(page, i, at, timeout=3000)
     label = _label(page, "left")
     busy = page.evaluate(
         "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
@@ -249,14 +257,9 @@ def test_lasso_selects_the_points_inside_on_both_panes(session):
 
 def test_click_plays_the_segment(session):
     _, page, kernel, errors = session
-    xy, _ = _points(kernel, "left")
-    box = page.locator(".ee-left .ee-canvas-box").bounding_box()
-    px = _pixels(page, "left", xy)
-    i = _isolated(px, box)
-    page.mouse.move(*px[i])
-    page.wait_for_function("(i) => document.querySelector('.ee-root').dataset.hovered === i",
-                           arg=str(i))  # fmt: skip
-    page.mouse.click(*px[i])
+    i, at = _target(page, kernel, "left")
+    _hover(page, i, at)
+    page.mouse.click(*at)
     page.wait_for_function(
         "() => { const a = document.querySelector('.ee-audio');"
         " return !a.paused && a.currentTime > 0.2; }",

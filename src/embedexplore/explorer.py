@@ -643,7 +643,7 @@ class Explorer(ExplorerWidget):
             data = clips.clip(path, start=start, duration=duration)
         except Exception as e:  # noqa: BLE001 - any decoder failure becomes an error reply
             raise _Refused(f"cannot play {path}: {e}") from None
-        end = start + duration
+        end = min(start + duration, float(tracks["duration"].iat[track]))
         return {"track": track, "segment": segment, "chunk": chunk, "start": start, "end": end,
                 "mime": "audio/wav"}, data  # fmt: skip
 
