@@ -96,8 +96,15 @@ def measure(page, cdp, n: int) -> dict:
     browser = max(ms for _, ms in at) / 1000
     page.wait_for_timeout(1500)  # let the spatial index and the second pane settle
 
+    # the cell's source pushes the widget down: bring the pane on screen and check that the
+    # drag really starts on its canvas (not on whatever else lies at those coordinates)
+    page.locator(".ee-left .ee-canvas-box").scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
     box = page.locator(".ee-left .ee-canvas-box").bounding_box()
     x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y).className", [x0, y0])
+    if hit != "ee-canvas":
+        raise RuntimeError(f"the left pane's centre ({x0:.0f}, {y0:.0f}) is covered by {hit!r}")
     draws0 = int(page.evaluate("() => document.querySelector('.ee-left').dataset.draws"))
     page.evaluate(
         "() => { window.__frames = []; const f = (t) => { window.__frames.push(t);"

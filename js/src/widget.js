@@ -182,7 +182,26 @@ function render({ model, el }) {
   const root = h("div", { class: "ee-root" });
   el.append(root);
   const audio = createAudio(model, root);
-  const renderer = createRenderer();
+  // One WebGL renderer for both panes, its canvas sized to the larger pane. Left to itself,
+  // regl-scatterplot sizes it to the whole browser window and clears, draws and copies all of it
+  // on every frame: with software WebGL that made each frame 2-3x slower (measured in
+  // benchmarks/widget_speed.py).
+  const renderer = createRenderer({ canvas: document.createElement("canvas") });
+  let rendererSize = [0, 0];
+  function fitRenderer() {
+    let w = 1;
+    let h = 1;
+    for (const p of Object.values(panes)) {
+      const r = p.box.getBoundingClientRect();
+      w = Math.max(w, Math.ceil(r.width));
+      h = Math.max(h, Math.ceil(r.height));
+    }
+    if (w === rendererSize[0] && h === rendererSize[1]) return;
+    rendererSize = [w, h];
+    renderer.resize(w, h);
+    renderer.refresh();
+    for (const p of Object.values(panes)) p.sp.redraw();
+  }
   const state = { hovered: -1, hoverTimer: 0, selection: [], data: null };
 
   // -- the data shared by both panes -------------------------------------------------------------
@@ -322,7 +341,7 @@ function render({ model, el }) {
     let draws = 0;
     sp.subscribe("draw", () => {
       pane.dataset.draws = String(++draws); // read by benchmarks/widget_speed.py
-      if (!p.drawn && p.hasPoints) {
+      if (!p.drawn && state.data && state.data.n > 0 && sp.get("isPointsDrawn")) {
         p.drawn = true;
         pane.dataset.drawn = "1";
         pane.dataset.firstDrawMs = String(Math.round(performance.now() - t0));
@@ -332,7 +351,10 @@ function render({ model, el }) {
     sp.subscribe("view", () => placeLabel(p));
     new ResizeObserver(() => {
       const r = box.getBoundingClientRect();
-      if (r.width > 0 && r.height > 0) sp.set({ width: r.width, height: r.height });
+      if (r.width > 0 && r.height > 0) {
+        sp.set({ width: r.width, height: r.height });
+        fitRenderer();
+      }
     }).observe(box);
     canvas.addEventListener("click", () => {
       if (!audio.unlocked) audio.unlock();
@@ -436,9 +458,7 @@ function render({ model, el }) {
       .draw(points, { zDataType: "categorical", wDataType: "continuous",
         select: state.selection.length ? state.selection : undefined })
       .then(() => {
-        p.hasPoints = d.n > 0;
         if (view) p.sp.set({ cameraView: view });
-        if (p.hasPoints && !p.drawn) p.sp.redraw();
       })
       .catch((e) => console.error("embedexplore:", e))
       .finally(() => {
@@ -557,6 +577,7 @@ function render({ model, el }) {
 
   root.append(bar, panesRow, legend, audio.player);
   for (const side of SIDES) panes[side] = makePane(side);
+  fitRenderer();
   readData();
   buildBar();
   for (const side of SIDES) {
