@@ -45,7 +45,7 @@ from embedexplore.widget import ExplorerWidget
 def synthetic(n, seed):
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(40, 2)) * 3
-    label = rng.integers(0, 40, n)
+    label = np.repeat(rng.integers(0, 40, n // 60 + 1), 60)[:n]  # a track stays in its cluster
     xy = centres[label] + rng.normal(size=(n, 2)) * rng.uniform(0.1, 0.6, 40)[label, None]
     xy = (xy - xy.mean(0)) / np.abs(xy - xy.mean(0)).max() * 0.95
     return xy.T.astype("<f4").tobytes(), label
@@ -67,15 +67,16 @@ w = ExplorerWidget(
     left={{"model": "musicnn", "dataset": "msd", "layer": "embeddings", "projection": "tsne"}},
     right={{"model": "vgg", "dataset": "msd", "layer": "embeddings", "projection": "tsne"}},
     height=440,
+    view="{view}",
 )
 w
 """
 
 
-def measure(page, cdp, n: int) -> dict:
+def measure(page, cdp, n: int, view: str = "segments") -> dict:
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.wait_for_timeout(500)
-    cell = CELL.format(n=n)
+    cell = CELL.format(n=n, view=view)
     page.evaluate(
         "(src) => { const nb = window.jupyterapp.shell.currentWidget.content;"
         " nb.activeCellIndex = 0; nb.activeCell.model.sharedModel.setSource(src); }",
@@ -165,6 +166,12 @@ def measure(page, cdp, n: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[70_000, 1_000_000, 2_000_000])
+    ap.add_argument(
+        "--view",
+        default="segments",
+        choices=["segments", "trajectories"],
+        help="trajectories: a line through each synthetic track's 60 points",
+    )
     args = ap.parse_args()
     import os
 
@@ -185,9 +192,10 @@ def main() -> None:
                 print(f"browser: {version}")
                 cdp = context.new_cdp_session(page)
                 for n in args.sizes:
-                    r = measure(page, cdp, n)
+                    r = measure(page, cdp, n, args.view)
                     print(
-                        f"{r['n']:>9,} points per pane (2 panes): display -> first draw "
+                        f"{r['n']:>9,} points per pane (2 panes, {args.view}): "
+                        f"display -> first draw "
                         f"{r['first_draw_s']:.2f} s (browser render -> first frame "
                         f"{r['browser_s']:.2f} s); panning {r['pan_redraws_per_s']:.1f} "
                         f"redraws/s ({r['pan_frame_ms_mean']:.0f} ms each; rAF gap median "

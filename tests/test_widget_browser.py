@@ -131,18 +131,46 @@ def test_both_panes_draw_points(session):
     n = jl.evaluate(kernel, "explorer.n_points")
     assert n == jl.evaluate(kernel, "len(embeddings.segments)") > 100
     for side in ("left", "right"):
-        # the 2-D canvas the WebGL renderer copies into: count the pixels that are not background
-        coloured = page.evaluate(
-            "(side) => { const c = document.querySelector(`.ee-${side} canvas`);"
-            " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-            " let k = 0; for (let i = 0; i < d.length; i += 4)"
-            " if (Math.abs(d[i] - d[i + 2]) > 40 || Math.abs(d[i + 1] - d[i + 2]) > 40) k++;"
-            " return k; }",
-            side,
-        )
+        # the 2-D canvas the WebGL renderer copies into
+        coloured = _coloured(page, side)
         assert coloured > 5 * n, f"{side} pane: only {coloured} coloured pixels for {n} points"
     legend = page.locator(".ee-legend").inner_text()
     assert "Fuzz Cathedral" in legend  # an artist of the demo collection
+    assert not errors, errors
+
+
+def _coloured(page, side: str) -> int:
+    """Pixels of the pane's 2-D canvas that are neither background nor grey."""
+    return page.evaluate(
+        "(side) => { const c = document.querySelector(`.ee-${side} canvas`);"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let k = 0; for (let i = 0; i < d.length; i += 4)"
+        " if (Math.abs(d[i] - d[i + 2]) > 40 || Math.abs(d[i + 1] - d[i + 2]) > 40) k++;"
+        " return k; }",
+        side,
+    )
+
+
+def test_trajectories_and_averages_draw(session):
+    _, page, kernel, errors = session
+    n_tracks = jl.evaluate(kernel, "len(embeddings.tracks)")
+    for view, n in (("trajectories", jl.evaluate(kernel, "explorer.n_points")),
+                    ("averages", n_tracks)):  # fmt: skip
+        before = page.evaluate("() => Number(document.querySelector('.ee-left').dataset.draws)")
+        jl.evaluate(kernel, f"explorer.__setattr__('view', {view!r}) or explorer.n_points")
+        page.wait_for_function(
+            "(b) => Number(document.querySelector('.ee-left').dataset.draws) > b + 1", arg=before
+        )
+        page.wait_for_timeout(1500)  # the trajectories' splines are computed in a worker
+        for side in ("left", "right"):
+            assert _coloured(page, side) > 5 * n, (view, side)
+        page.screenshot(path=str(jl.screenshot_dir() / f"{view}.png"))
+    before = page.evaluate("() => Number(document.querySelector('.ee-left').dataset.draws)")
+    jl.evaluate(kernel, "explorer.__setattr__('view', 'segments') or 0")
+    page.wait_for_function(
+        "(b) => Number(document.querySelector('.ee-left').dataset.draws) > b + 1", arg=before
+    )
+    page.wait_for_timeout(500)
     assert not errors, errors
 
 

@@ -38,10 +38,13 @@ import "./widget.css";
 const SEGMENT_NONE = 0xffffffff;
 const SIDES = ["left", "right"];
 const HOVER_PLAY_DELAY_MS = 350;
+const MAX_TRAJECTORY_POINTS = 200_000;
 
 function typed(Type, dv, count) {
   if (!dv || !dv.byteLength) return new Type(0);
-  const n = count ?? Math.floor(dv.byteLength / Type.BYTES_PER_ELEMENT);
+  // never past the buffer: between two messages a column may still have its old length, which
+  // the callers detect (and redraw once the new column arrives)
+  const n = Math.min(count ?? Infinity, Math.floor(dv.byteLength / Type.BYTES_PER_ELEMENT));
   if (dv.byteOffset % Type.BYTES_PER_ELEMENT === 0) return new Type(dv.buffer, dv.byteOffset, n);
   return new Type(dv.buffer.slice(dv.byteOffset, dv.byteOffset + n * Type.BYTES_PER_ELEMENT));
 }
@@ -309,7 +312,8 @@ function render({ model, el }) {
     const label = h("div", { class: "ee-label" });
     const paneStatus = h("div", { class: "ee-pane-status" });
     const hint = h("div", { class: "ee-hint" }, "click a point to hear it (browsers keep sound off until you click)");
-    const box = h("div", { class: "ee-canvas-box" }, canvas, label, paneStatus, hint);
+    const note = h("div", { class: "ee-pane-status ee-pane-note" });
+    const box = h("div", { class: "ee-canvas-box" }, canvas, label, paneStatus, note, hint);
     const pane = h("div", { class: `ee-pane ee-${side}`, "data-side": side }, header, box);
     panesRow.append(pane);
     box.style.height = `${model.get("height")}px`;
@@ -333,7 +337,7 @@ function render({ model, el }) {
       deselectOnEscape: true,
       aspectRatio: 1,
     });
-    const p = { side, sp, pane, canvas, box, label, header, status: paneStatus, drawn: false };
+    const p = { side, sp, pane, canvas, box, label, header, status: paneStatus, note, drawn: false };
     sp.subscribe("pointover", (i) => onHover(side, i));
     sp.subscribe("pointout", () => onHover(side, -1));
     sp.subscribe("select", ({ points }) => onSelect(side, points));
@@ -437,10 +441,22 @@ function render({ model, el }) {
     for (let i = 0; i < d.n; i++) z[i] = d.codes[i] + (hl && !hl[i] ? k : 0);
     const w = d.weight.length === d.n ? d.weight : new Float32Array(d.n);
     const points = { x: xy.subarray(0, d.n), y: xy.subarray(d.n), z, w };
-    const trajectories = model.get("view") === "trajectories";
+    // regl-scatterplot builds a spline per track on the CPU: past this many points the lines cost
+    // more than they show (see benchmarks/results/widget_speed-*.log), and the points are drawn
+    // alone with a note saying how to get the lines back
+    const tooMany = model.get("view") === "trajectories" && d.n > MAX_TRAJECTORY_POINTS;
+    p.note.textContent = tooMany
+      ? `trajectories are drawn up to ${MAX_TRAJECTORY_POINTS.toLocaleString()} points: ` +
+        "show fewer (every k-th segment, or some artists)"
+      : "";
+    p.note.style.display = tooMany ? "block" : "none";
+    const trajectories = model.get("view") === "trajectories" && !tooMany;
+    let data = points;
     if (trajectories) {
-      points.line = d.track;
-      points.lineOrder = d.segment;
+      // rows built here: regl-scatterplot 1.16 maps typed x columns with x.map() when lines are
+      // given, which yields a Float32Array of NaN instead of rows (every point vanished)
+      const { x, y } = points;
+      data = Array.from({ length: d.n }, (_, i) => [x[i], y[i], z[i], w[i], d.track[i], d.segment[i]]);
     }
     const averages = model.get("view") === "averages";
     p.sp.set({
@@ -455,7 +471,7 @@ function render({ model, el }) {
     const view = keepView ? p.sp.get("cameraView") : null;
     p.busy = true;
     p.sp
-      .draw(points, { zDataType: "categorical", wDataType: "continuous",
+      .draw(data, { zDataType: "categorical", wDataType: "continuous",
         select: state.selection.length ? state.selection : undefined })
       .then(() => {
         if (view) p.sp.set({ cameraView: view });
@@ -613,7 +629,10 @@ function render({ model, el }) {
   model.on("change:legend", drawLegend);
   model.on("change:selected", applySelectionFromKernel);
   model.on("change:options", buildBar);
-  model.on("change:view", buildBar);
+  model.on("change:view", () => {
+    buildBar();
+    for (const side of SIDES) schedule(side); // the points may be the same: lines or sizes change
+  });
   model.on("change:status", () => (status.textContent = model.get("status")));
   model.on("change:height", () => {
     for (const side of SIDES) panes[side].box.style.height = `${model.get("height")}px`;
