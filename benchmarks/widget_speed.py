@@ -13,7 +13,13 @@ from), and the script reports:
 - panning: a drag on the left pane sent as raw input through a CDP session (Playwright's
   mouse.move waits for each event, about 15 Hz), 90 moves 16 ms apart; the pane's redraws per
   second and the mean time between them;
+- zooming: 40 wheel steps 30 ms apart on the left pane (in, then out), redraws per second;
+- one wheel step alone: the time until the pane shows all its points again;
 - linked hover: from a mouse move onto a point of the left pane to the label shown on the right.
+
+Where the widget draws a subsample while a pane moves (its level of detail, for large collections
+on slow WebGL), the pan and zoom figures say how many redraws drew only the subsample, and the
+note the pane showed; the timings run until the pane has drawn all its points again.
 
 Software rendering here: WebGL on SwiftShader with --disable-gpu (see tests/jupyterlab.py). For
 comparison, DESIGN.md reports jupyter-scatter in the same setup: 70,000 points first drawn in
@@ -73,6 +79,27 @@ w
 """
 
 
+def counters(page) -> tuple[int, int]:
+    """The left pane's redraws so far, and how many of them drew only the subsample."""
+    return tuple(
+        page.evaluate(
+            "() => { const d = document.querySelector('.ee-left').dataset;"
+            " return [Number(d.draws || 0), Number(d.lodDraws || 0)]; }"
+        )
+    )
+
+
+def settled(page) -> None:
+    """Wait until the left pane draws all its points again (at once where the widget has no
+    level of detail), then for the frame that draws them."""
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.ee-left'); return !p.dataset.moving; }",
+        timeout=60_000,
+        polling="raf",
+    )
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def measure(page, cdp, n: int, view: str = "segments") -> dict:
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.wait_for_timeout(500)
@@ -106,11 +133,16 @@ def measure(page, cdp, n: int, view: str = "segments") -> dict:
     hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y).className", [x0, y0])
     if hit != "ee-canvas":
         raise RuntimeError(f"the left pane's centre ({x0:.0f}, {y0:.0f}) is covered by {hit!r}")
-    draws0 = int(page.evaluate("() => document.querySelector('.ee-left').dataset.draws"))
+    draws0, lod0 = counters(page)
     page.evaluate(
         "() => { window.__frames = []; const f = (t) => { window.__frames.push(t);"
         " if (window.__frames.length < 100000 && !window.__stop) requestAnimationFrame(f); };"
-        " window.__stop = false; requestAnimationFrame(f); }"
+        " window.__stop = false; requestAnimationFrame(f);"
+        # what the pane's note says while it moves (the widget's level of detail, if any)
+        " window.__lodNote = ''; const note = document.querySelector('.ee-left .ee-pane-note');"
+        " new MutationObserver(() => { if (note.textContent.includes('while moving'))"
+        " window.__lodNote = note.textContent; })"
+        " .observe(note, {childList: true, subtree: true}); }"
     )
 
     def mouse(kind, x, y, buttons):
@@ -124,12 +156,42 @@ def measure(page, cdp, n: int, view: str = "segments") -> dict:
         dx = 120 * np.sin(i / moves * 2 * np.pi)
         mouse("mouseMoved", x0 + dx, y0 + dx / 2, 1)
         time.sleep(0.016)
+    moving = time.perf_counter() - t
     page.wait_for_timeout(300)
+    settled(page)
     elapsed = time.perf_counter() - t
     mouse("mouseReleased", x0, y0, 0)
-    draws = int(page.evaluate("() => document.querySelector('.ee-left').dataset.draws")) - draws0
+    draws, lod = (a - b for a, b in zip(counters(page), (draws0, lod0), strict=True))
     frames = page.evaluate("() => { window.__stop = true; return window.__frames; }")
     gaps = np.diff(frames)
+
+    # zooming: wheel steps on the pane's centre, in then out
+    page.wait_for_timeout(500)
+    zdraws0, zlod0 = counters(page)
+    t = time.perf_counter()
+    steps = 40
+    for i in range(steps):
+        dy = -60 if i < steps // 2 else 60
+        cdp.send("Input.dispatchMouseEvent",
+                 {"type": "mouseWheel", "x": x0, "y": y0, "deltaX": 0, "deltaY": dy})  # fmt: skip
+        time.sleep(0.03)
+    zmoving = time.perf_counter() - t
+    page.wait_for_timeout(300)
+    settled(page)
+    zelapsed = time.perf_counter() - t
+    zdraws, zlod = (a - b for a, b in zip(counters(page), (zdraws0, zlod0), strict=True))
+    # one wheel step alone: what a level of detail costs when there is no movement to speed up
+    notch = []
+    for k in range(3):
+        page.wait_for_timeout(400)
+        t = time.perf_counter()
+        dy = -60 if k % 2 == 0 else 60
+        cdp.send("Input.dispatchMouseEvent",
+                 {"type": "mouseWheel", "x": x0, "y": y0, "deltaX": 0, "deltaY": dy})  # fmt: skip
+        page.wait_for_timeout(30)
+        settled(page)
+        notch.append(time.perf_counter() - t)
+    frame_ms = page.evaluate("() => document.querySelector('.ee-left').dataset.frameMs || ''")
 
     # linked hover: moves onto spots near the centre of the left pane, back to the view reset
     page.locator(".ee-bar button", has_text="reset").click()
@@ -151,8 +213,19 @@ def measure(page, cdp, n: int, view: str = "segments") -> dict:
             hover.append(time.perf_counter() - t)
         except Exception:  # noqa: BLE001 - no point under the cursor there: try another spot
             continue
+    lod_note = page.evaluate("() => window.__lodNote || ''")
     return {
         "n": n,
+        "lod_note": lod_note,
+        "notch_ms": 1000 * statistics.median(notch),
+        "full_frame_ms": frame_ms,
+        "pan_draws": draws,
+        "pan_lod_draws": lod,
+        "pan_lod_per_s": lod / moving,
+        "zoom_redraws_per_s": zdraws / zelapsed,
+        "zoom_draws": zdraws,
+        "zoom_lod_draws": zlod,
+        "zoom_lod_per_s": zlod / zmoving,
         "first_draw_s": first_draw,
         "browser_s": browser,
         "pan_redraws_per_s": draws / elapsed,
@@ -201,6 +274,18 @@ def main() -> None:
                         f"redraws/s ({r['pan_frame_ms_mean']:.0f} ms each; rAF gap median "
                         f"{r['raf_gap_ms_median']:.0f} ms, p95 {r['raf_gap_ms_p95']:.0f} ms); "
                         f"linked hover {r['hover_link_ms']:.0f} ms",
+                        flush=True,
+                    )
+                    print(
+                        f"{'':>9}   panning: {r['pan_draws']} redraws, {r['pan_lod_draws']} of "
+                        f"them from a subsample ({r['pan_lod_per_s']:.1f}/s while the moves "
+                        f"were sent); "
+                        f"zooming {r['zoom_redraws_per_s']:.1f} redraws/s, {r['zoom_draws']} "
+                        f"redraws, {r['zoom_lod_draws']} from a subsample "
+                        f"({r['zoom_lod_per_s']:.1f}/s while moving); "
+                        f"one wheel step -> all points drawn again {r['notch_ms']:.0f} ms "
+                        f"(median of 3); last full frame {r['full_frame_ms'] or '?'} ms; "
+                        f"note while moving: {r['lod_note'] or '-'}",
                         flush=True,
                     )
         finally:

@@ -8,6 +8,7 @@ compositing in software too, the steadier setup on a 2-core machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -41,12 +42,18 @@ def free_port() -> int:
 class Lab:
     """A JupyterLab server serving ``root``; ``url(path)`` opens a file in it."""
 
-    def __init__(self, root: Path, home: Path) -> None:
+    def __init__(
+        self, root: Path, home: Path, *, launcher: list[str] | None = None, env: dict | None = None
+    ) -> None:
+        """``launcher``: a command that starts JupyterLab itself (such as scripts/lab.sh) and
+        takes jupyter's arguments; it must serve ``root``. ``env``: more environment."""
         self.root = root
         self.token = secrets.token_hex(16)
         self.port = free_port()
         self.runtime = home / "runtime"
+        extra = env or {}
         env = dict(os.environ)
+        env.update(extra)
         env.update(
             JUPYTER_CONFIG_DIR=str(home / "config"),
             JUPYTER_RUNTIME_DIR=str(self.runtime),
@@ -58,16 +65,25 @@ class Lab:
         news = home / "settings" / "@jupyterlab" / "apputils-extension"
         news.mkdir(parents=True, exist_ok=True)
         (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+        # never save a notebook the tests run (they may run the repository's own examples)
+        docs = home / "settings" / "@jupyterlab" / "docmanager-extension"
+        docs.mkdir(parents=True, exist_ok=True)
+        (docs / "plugin.jupyterlab-settings").write_text('{"autosave": false}')
         self.log = open(home / "lab.log", "wb")  # noqa: SIM115 - closed in stop()
+        args = [
+            "--no-browser", f"--port={self.port}", f"--IdentityProvider.token={self.token}",
+            "--LabApp.expose_app_in_browser=True", "--ServerApp.disable_check_xsrf=False",
+            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]  # fmt: skip
+        if launcher is None:
+            command = [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", "--allow-root",
+                       f"--ServerApp.root_dir={root}", *args]  # fmt: skip
+        else:
+            command = [*launcher, *args]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-             f"--port={self.port}", f"--IdentityProvider.token={self.token}", "--allow-root",
-             f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-             "--ServerApp.disable_check_xsrf=False", "--LabApp.news_url=",
-             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
-        deadline = time.monotonic() + 90
+            command, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        deadline = time.monotonic() + 180
         while True:
             try:
                 self.api("status")
@@ -106,11 +122,17 @@ class Lab:
         return client
 
     def stop(self) -> None:
-        self.proc.terminate()
+        import signal
+
+        # the whole process group: a launcher script's children (the server, its kernels) too
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(15)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
         self.log.close()
 
 

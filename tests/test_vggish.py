@@ -283,6 +283,9 @@ def test_embedder_examples_short_input_and_resampling(model):
     )
     with pytest.raises(ValueError, match="mono"):
         m.examples(np.zeros((2, 16000), np.float32))
+    for bad in (0, -1):  # not silently zero rows
+        with pytest.raises(ValueError, match="batch_size"):
+            m.embed(x, batch_size=bad)
 
 
 # -- the network and its weights -------------------------------------------------------------------

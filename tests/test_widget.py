@@ -125,6 +125,9 @@ def test_views_reduction_filters_and_highlight(explorer, explorer_parts):
         album_tracks[_u32(explorer.point_track)] == collection.tracks["album"].dropna().iloc[0]
     )
     np.testing.assert_array_equal(hl, expected)
+    explorer.color_by = "genre"  # the untagged demo file has no genre: "(unknown)", not "nan"
+    labels = {e["label"] for e in explorer.legend}
+    assert "(unknown)" in labels and "nan" not in labels and "Metal" in labels
     explorer.color_by = "tag:electronic"
     assert explorer.color_kind == "continuous" and len(explorer.legend) == 32
     explorer.right = {"projection": "tags", "x_tag": "electronic", "y_tag": "rock"}

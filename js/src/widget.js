@@ -39,6 +39,15 @@ const SEGMENT_NONE = 0xffffffff;
 const SIDES = ["left", "right"];
 const HOVER_PLAY_DELAY_MS = 350;
 const MAX_TRAJECTORY_POINTS = 200_000;
+// Level of detail: while a pane holding more than LOD_MIN_POINTS is panned or zoomed, it draws a
+// fixed subsample of LOD_POINTS (regl-scatterplot's filter) and all points again LOD_SETTLE_MS
+// after the view stops changing. See benchmarks/results/widget_speed-2026-11-26-cpu-lod.log.
+const LOD_MIN_POINTS = 300_000;
+const LOD_POINTS = 100_000;
+const LOD_SETTLE_MS = 150;
+// ... and only where drawing all points is slow (software WebGL): filter() and unfilter() cost
+// 50-100 ms each at 2 million points, more than a fast GPU gains from the subsample
+const LOD_SLOW_MS = 60;
 
 function typed(Type, dv, count) {
   if (!dv || !dv.byteLength) return new Type(0);
@@ -79,6 +88,29 @@ function clock(seconds) {
 function rgba(hex, alpha) {
   const v = parseInt(hex.slice(1), 16);
   return [((v >> 16) & 255) / 255, ((v >> 8) & 255) / 255, (v & 255) / 255, alpha];
+}
+
+/**
+ * k of the indices 0..n-1, one drawn at random from each of k equal runs: sorted (what
+ * regl-scatterplot's filter wants, as a plain Array) and the same for the same n (a fixed seed),
+ * so that the picture does not shimmer from one movement to the next.
+ */
+function subsample(n, k) {
+  let s = 0x2545f491;
+  const rand = () => {
+    // mulberry32
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Array(k);
+  for (let i = 0; i < k; i++) {
+    const lo = Math.floor((i * n) / k);
+    const hi = Math.floor(((i + 1) * n) / k);
+    out[i] = lo + Math.floor(rand() * (hi - lo));
+  }
+  return out;
 }
 
 function bitsOf(indices, n) {
@@ -190,6 +222,11 @@ function render({ model, el }) {
   // on every frame: with software WebGL that made panning 3x slower (70,000 points: 4.7 against
   // 15-17 redraws/s in a 1600x1000 window).
   const renderer = createRenderer({ canvas: document.createElement("canvas") });
+  const listeners = new AbortController();
+  // when the renderer's current frame began, or the last pane drew in it: each pane's frame time
+  // (registered before the panes, so that it runs first in each frame)
+  let frameAt = 0;
+  const stopFrameClock = renderer.onFrame(() => (frameAt = performance.now()));
   let rendererSize = [0, 0];
   function fitRenderer() {
     let width = 1;
@@ -337,12 +374,14 @@ function render({ model, el }) {
       deselectOnEscape: true,
       aspectRatio: 1,
     });
-    const p = { side, sp, pane, canvas, box, label, header, status: paneStatus, note, drawn: false };
+    const p = { side, sp, pane, canvas, box, label, header, status: paneStatus, note, drawn: false,
+      noteText: "", frameMs: 0, lodPoints: 0, lodIdx: null, lodOn: false, lodTimer: 0 };
     sp.subscribe("pointover", (i) => onHover(side, i));
     sp.subscribe("pointout", () => onHover(side, -1));
     sp.subscribe("select", ({ points }) => onSelect(side, points));
     sp.subscribe("deselect", () => onSelect(side, []));
     let draws = 0;
+    let lodDraws = 0;
     sp.subscribe("draw", () => {
       pane.dataset.draws = String(++draws); // read by benchmarks/widget_speed.py
       if (!p.drawn && state.data && state.data.n > 0 && sp.get("isPointsDrawn")) {
@@ -352,7 +391,38 @@ function render({ model, el }) {
         pane.dataset.firstDrawAt = String(Date.now());
       }
     });
-    sp.subscribe("view", () => placeLabel(p));
+    sp.subscribe("drawing", () => {
+      // synchronous, right after the frame: with software WebGL its time includes the drawing,
+      // which the copy onto the pane's canvas waits for
+      const now = performance.now();
+      if (p.lodOn) {
+        pane.dataset.lodDraws = String(++lodDraws); // drawn from the subsample
+      } else {
+        p.frameMs = now - frameAt;
+        pane.dataset.frameMs = String(Math.round(p.frameMs)); // read by benchmarks/widget_speed.py
+      }
+      frameAt = now;
+    });
+    sp.subscribe("view", () => {
+      placeLabel(p);
+      if (p.lodOn) startMoving(p); // still moving: put off drawing all points
+    });
+    // Entered from the input events, not from "view": that comes after a frame, which would
+    // then be drawn with all points (half a second at 2 million on software WebGL).
+    let downAt = null;
+    canvas.addEventListener("mousedown", (e) => {
+      downAt = [e.clientX, e.clientY];
+      if (mouseMode !== "panZoom" || e.shiftKey) stopMoving(p); // a lasso takes every point
+    }, { signal: listeners.signal });
+    window.addEventListener("mouseup", () => (downAt = null), { signal: listeners.signal });
+    // on window: a drag that leaves the canvas still pans
+    window.addEventListener("mousemove", (e) => {
+      if (!downAt || !(e.buttons & 1) || mouseMode !== "panZoom" || e.shiftKey) return;
+      // a click that wobbles a pixel is not a pan worth two redraws
+      if (Math.abs(e.clientX - downAt[0]) + Math.abs(e.clientY - downAt[1]) < 3) return;
+      startMoving(p);
+    }, { signal: listeners.signal });
+    canvas.addEventListener("wheel", () => startMoving(p), { passive: true, signal: listeners.signal });
     new ResizeObserver(() => {
       const r = box.getBoundingClientRect();
       if (r.width > 0 && r.height > 0) {
@@ -445,12 +515,17 @@ function render({ model, el }) {
     // more than they show (see benchmarks/results/widget_speed-*.log), and the points are drawn
     // alone with a note saying how to get the lines back
     const tooMany = model.get("view") === "trajectories" && d.n > MAX_TRAJECTORY_POINTS;
-    p.note.textContent = tooMany
+    p.noteText = tooMany
       ? `trajectories are drawn up to ${MAX_TRAJECTORY_POINTS.toLocaleString()} points: ` +
         "show fewer (every k-th segment, or some artists)"
       : "";
-    p.note.style.display = tooMany ? "block" : "none";
     const trajectories = model.get("view") === "trajectories" && !tooMany;
+    // draw() below resets the filter; with lines, filter() would rebuild every spline
+    clearTimeout(p.lodTimer);
+    p.lodOn = false;
+    delete p.pane.dataset.moving;
+    p.lodPoints = trajectories ? 0 : d.n;
+    showNote(p);
     let data = points;
     if (trajectories) {
       // rows built here: regl-scatterplot 1.16 maps typed x columns with x.map() when lines are
@@ -480,6 +555,45 @@ function render({ model, el }) {
       .finally(() => {
         p.busy = false;
       });
+  }
+
+  // -- level of detail while moving -------------------------------------------------------------
+  function showNote(p) {
+    const text = p.lodOn
+      ? `drawing ${LOD_POINTS.toLocaleString()} of ${p.lodPoints.toLocaleString()} points while moving`
+      : p.noteText;
+    p.note.textContent = text;
+    p.note.style.display = text ? "block" : "none";
+  }
+
+  function startMoving(p) {
+    if (!p.lodOn) {
+      if (p.busy || !p.drawn || p.lodPoints <= LOD_MIN_POINTS || !(p.frameMs > LOD_SLOW_MS)) return;
+      if (p.lodIdx?.n !== p.lodPoints) {
+        p.lodIdx = { n: p.lodPoints, idx: subsample(p.lodPoints, LOD_POINTS) };
+      }
+      p.lodOn = true;
+      p.pane.dataset.moving = "1"; // read by benchmarks/widget_speed.py
+      // filter() keeps the original indices (hover events stay right) but drops the selected
+      // points outside the subsample: stopMoving() selects them again, without an event
+      p.sp.filter(p.lodIdx.idx, { preventEvent: true });
+      showNote(p);
+    }
+    clearTimeout(p.lodTimer);
+    p.lodTimer = setTimeout(() => stopMoving(p), LOD_SETTLE_MS);
+  }
+
+  function stopMoving(p) {
+    clearTimeout(p.lodTimer);
+    p.lodTimer = 0;
+    if (!p.lodOn) return;
+    p.lodOn = false;
+    delete p.pane.dataset.moving;
+    p.sp.unfilter({ preventEvent: true });
+    // copies: select() keeps the array it is given and splices points out of it
+    if (state.selection.length) p.sp.select(state.selection.slice(), { preventEvent: true });
+    if (state.hovered >= 0) p.sp.hover(state.hovered, { preventEvent: true });
+    showNote(p);
   }
 
   // -- linking ----------------------------------------------------------------------------------
@@ -543,7 +657,8 @@ function render({ model, el }) {
     state.selection = list;
     for (const other of SIDES) {
       if (other === side) continue;
-      if (list.length) panes[other].sp.select(list, { preventEvent: true });
+      // a copy: select() splices out the points a moving pane has filtered away (see startMoving)
+      if (list.length) panes[other].sp.select(list.slice(), { preventEvent: true });
       else panes[other].sp.deselect({ preventEvent: true });
     }
     for (const s of SIDES) panes[s].pane.dataset.selected = String(list.length);
@@ -562,7 +677,7 @@ function render({ model, el }) {
     if (same) return;
     state.selection = list;
     for (const side of SIDES) {
-      if (list.length) panes[side].sp.select(list, { preventEvent: true });
+      if (list.length) panes[side].sp.select(list.slice(), { preventEvent: true });
       else panes[side].sp.deselect({ preventEvent: true });
       panes[side].pane.dataset.selected = String(list.length);
     }
@@ -639,7 +754,12 @@ function render({ model, el }) {
   });
 
   return () => {
-    for (const side of SIDES) panes[side].sp.destroy();
+    listeners.abort();
+    stopFrameClock();
+    for (const side of SIDES) {
+      clearTimeout(panes[side].lodTimer);
+      panes[side].sp.destroy();
+    }
     renderer.destroy();
     audio.clear();
   };

@@ -18,7 +18,9 @@ __all__ = [
     "__version__",
     "audio",
     "datasets",
+    "default_store",
     "extract",
+    "listen",
     "load_model",
     "models",
     "neighbors",
@@ -35,7 +37,9 @@ def __getattr__(name: str):
     # what is not needed to scan (torch, above all) loads on first use
     import importlib
 
-    if name in ("audio", "datasets", "tags", "models", "similarity", "projection", "playlist"):
+    if name in (
+        "audio", "datasets", "tags", "models", "similarity", "projection", "playlist", "listen"
+    ):  # fmt: skip
         return importlib.import_module(f".{name}", __name__)
     if name == "extract":
         return importlib.import_module(".extraction", __name__).extract
@@ -45,6 +49,8 @@ def __getattr__(name: str):
         return importlib.import_module(".projection", __name__).project
     if name in ("neighbors", "nn_similarity", "nn_similarity_matrix"):
         return getattr(importlib.import_module(".similarity", __name__), name)
+    if name == "default_store":
+        return importlib.import_module("._dirs", __name__).default_store
     if name == "Explorer":
         return importlib.import_module(".explorer", __name__).Explorer
     if name == "load_model":

@@ -71,17 +71,37 @@ _MAX_BAD_PACKETS = 100
 
 
 class AudioError(Exception):
-    """A file that cannot be read as audio; the message says why and, where it can, what to do."""
+    """A file that cannot be read as audio.
+
+    The message says why and, where it can, what to do. Raised by :func:`probe`,
+    :func:`stream` and :func:`load`.
+    """
 
 
 @dataclass(frozen=True)
 class AudioInfo:
     """What :func:`probe` learns about a file's first audio stream.
 
-    ``duration`` is measured from the stream (the end of the last decodable frame), not read from
-    a tag; ``codec`` is FFmpeg's decoder name (``mp3float`` is reported as ``mp3``), ``container``
-    FFmpeg's demuxer name; ``issue`` says what is wrong with a file that is still usable
-    (truncated), else None.
+    Each parameter is kept as the (read-only) attribute of the same name.
+
+    Parameters
+    ----------
+    duration : float
+        Length in seconds, measured from the stream (the end of the last decodable frame), not
+        read from a tag.
+    sample_rate : int
+        Sample rate of the stream in Hz, as decoded (before any resampling).
+    channels : int
+        Number of channels of the stream.
+    codec : str
+        FFmpeg's decoder name (``mp3float`` is reported as ``mp3``, ``mp2float`` as ``mp2``).
+    container : str
+        FFmpeg's demuxer name, e.g. ``"mp3"``, ``"ogg"``, ``"wav"``.
+    bit_rate : int or None
+        The container's overall bit rate in bit/s, or None when FFmpeg does not know it.
+    issue : str or None, default: None
+        What is wrong with a file that is still usable (truncated, damaged near the end), else
+        None.
     """
 
     duration: float
@@ -94,18 +114,43 @@ class AudioInfo:
 
 
 def segment_start(k):
-    """Start time in seconds of segment ``k`` (int or integer array): ``k * 187 * 256 / 16000``."""
+    """Start time in seconds of segment ``k`` of a track.
+
+    Parameters
+    ----------
+    k : int or numpy.ndarray
+        Segment index, or an integer array of indices of any shape.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``k * 187 * 256 / 16000`` (``k * 2.992``) seconds: a float for an int ``k``, else a
+        ``float64`` array of the shape of ``k``.
+    """
     return k * PATCH_SAMPLES / SAMPLE_RATE
 
 
 def segment_times(n_segments: int) -> tuple[np.ndarray, np.ndarray]:
     """Start and end times in seconds of the first ``n_segments`` segments of a track.
 
+    Parameters
+    ----------
+    n_segments : int
+        Number of segments (>= 0).
+
     Returns
     -------
-    start, end : np.ndarray [shape=(n_segments,)], float64
-        ``start[k] = k * 2.992``, ``end[k] = (k + 1) * 2.992``, computed from integer sample
-        counts so that no rounding error accumulates along a long track.
+    start : numpy.ndarray
+        ``float64`` array of shape ``(n_segments,)``: ``start[k] = k * 2.992`` seconds.
+    end : numpy.ndarray
+        ``float64`` array of shape ``(n_segments,)``: ``end[k] = (k + 1) * 2.992`` seconds.
+        Both are computed from integer sample counts, so that no rounding error accumulates
+        along a long track.
+
+    Raises
+    ------
+    ValueError
+        ``n_segments`` is negative.
     """
     if n_segments < 0:
         raise ValueError(f"n_segments must be >= 0, got {n_segments}")
@@ -199,6 +244,17 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     end of the last frame that decodes, so a header or tag that overstates the length does not
     count. A file whose audio stops before its container says (an interrupted download or copy)
     is still usable up to where it stops: it is returned with ``issue`` saying so.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file FFmpeg reads (mp3, ogg, opus, flac, m4a, wav, aiff, wma, ...).
+
+    Returns
+    -------
+    AudioInfo
+        Duration (seconds), sample rate (Hz), channels, codec, container, bit rate and, for a
+        damaged but usable file, the ``issue``.
 
     Raises
     ------
@@ -571,25 +627,29 @@ def stream(
     ----------
     path : str or os.PathLike
         Any file FFmpeg reads (mp3, ogg, opus, flac, m4a, wav, aiff, wma, ...).
-    sample_rate : int
+    sample_rate : int, default: 16000
         Output rate in Hz (16000 for the models).
-    start : float
+    start : float, default: 0.0
         Offset in seconds to start from (seeks, then trims to the exact sample).
     duration : float, optional
         Seconds to return; ``None`` reads to the end.
-    chunk_seconds : float
-        Length of each yielded chunk (the last one may be shorter).
+    chunk_seconds : float, default: 30.0
+        Length of each yielded chunk in seconds (the last one may be shorter).
 
     Yields
     ------
-    np.ndarray [shape=(n,)], float32
-        Consecutive chunks of the mono signal.
+    numpy.ndarray
+        ``float32`` array of shape ``(n,)``, ``n = round(chunk_seconds * sample_rate)`` (the last
+        chunk may be shorter): consecutive chunks of the mono signal at ``sample_rate`` Hz,
+        channels averaged.
 
     Raises
     ------
     AudioError
         The file cannot be opened or decoded (corrupt packets are skipped and replaced by silence,
         with a warning, up to a limit).
+    ValueError
+        ``sample_rate`` is not positive, or ``start`` or ``duration`` is negative or not finite.
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -737,9 +797,30 @@ def load(
 
     For long files prefer :func:`stream`, which keeps memory bounded.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file FFmpeg reads (mp3, ogg, opus, flac, m4a, wav, aiff, wma, ...).
+    sample_rate : int, default: 16000
+        Output rate in Hz (16000 for the models).
+    start : float, default: 0.0
+        Offset in seconds to start from.
+    duration : float, optional
+        Seconds to return; ``None`` reads to the end.
+
     Returns
     -------
-    np.ndarray [shape=(n,)], float32
+    numpy.ndarray
+        ``float32`` array of shape ``(n,)``: the mono signal at ``sample_rate`` Hz (channels
+        averaged), the concatenation of what :func:`stream` yields; empty (shape ``(0,)``) when
+        there is no audio in the range.
+
+    Raises
+    ------
+    AudioError
+        The file cannot be opened or decoded.
+    ValueError
+        ``sample_rate`` is not positive, or ``start`` or ``duration`` is negative or not finite.
     """
     chunks = list(
         stream(path, sample_rate=sample_rate, start=start, duration=duration, chunk_seconds=600.0)

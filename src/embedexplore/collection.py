@@ -64,7 +64,23 @@ _PARALLEL_MIN_FILES = 16  # fewer files than this are read on the calling thread
 
 @dataclass(frozen=True)
 class ScanStats:
-    """What a scan did: files found, read anew, taken from the cache, dropped since last time."""
+    """What a scan did: files found, read anew, taken from the cache, dropped since last time.
+
+    Each parameter is kept as the (read-only) attribute of the same name.
+
+    Parameters
+    ----------
+    found : int
+        Audio files found under the scanned roots.
+    read : int
+        Files read (probed and their tags parsed) in this scan: new or changed since the cache.
+    cached : int
+        Files whose record came from the scan cache unchanged.
+    removed : int
+        Files in the cache that are gone since the last scan.
+    seconds : float
+        Wall time of the scan in seconds.
+    """
 
     found: int
     read: int
@@ -75,23 +91,26 @@ class ScanStats:
 
 @dataclass
 class Collection:
-    """An indexed music collection.
+    """An indexed music collection, as :func:`scan` returns it.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name; ``len(collection)`` is the number
+    of tracks.
+
+    Parameters
     ----------
-    tracks : pd.DataFrame
+    tracks : pandas.DataFrame
         One row per audio file, indexed by ``track_id`` (stable across runs and machines: derived
         from the path relative to the scanned root). Columns: ``path`` (absolute), ``title``,
         ``artist``, ``album``, ``album_artist`` (text, NA when the file has no such tag; ``title``
         falls back to the file name), ``genre`` (list of str), ``year``, ``track_number``
         (nullable Int64), ``duration`` (seconds, measured from the audio stream), ``sample_rate``,
         ``channels``, ``codec``, ``container``, ``bit_rate``, ``size`` (bytes), ``mtime`` (UTC).
-    errors : pd.DataFrame
+    errors : pandas.DataFrame
         One row per file with a problem: ``path``, ``reason``, and ``indexed`` (True where the
         file is still in ``tracks``, e.g. audio fine but tags unreadable).
-    roots : tuple of Path
+    roots : tuple of pathlib.Path, default: ()
         The scanned folders.
-    stats : ScanStats
+    stats : ScanStats or None, default: None
         What the scan that built this collection did.
     """
 
@@ -127,14 +146,20 @@ class Collection:
 
         Parameters
         ----------
-        artist, album : str or list of str
+        artist, album : str or list of str, optional
             Exact names, compared case-insensitively; ``artist`` matches ``artist`` or
             ``album_artist``.
-        genre : str or list of str
+        genre : str or list of str, optional
             Keep tracks having any of these genres (case-insensitive).
-        path : str
+        path : str, optional
             A shell-style pattern (``*``, ``?``, ``[...]``) matched against the absolute path,
-            e.g. ``"*/Live/*"`` or ``"*.flac"``.
+            e.g. ``"*/Live/*"`` or ``"*.flac"`` (case-sensitive).
+
+        Returns
+        -------
+        Collection
+            The matching rows of :attr:`tracks` (a copy, same index), with the same ``errors``,
+            ``roots`` and ``stats``. A criterion left at None does not filter.
         """
         t = self.tracks
         keep = pd.Series(True, index=t.index)
@@ -151,15 +176,36 @@ class Collection:
         return Collection(self.tracks[keep].copy(), self.errors, self.roots, self.stats)
 
     def artists(self) -> pd.Series:
-        """Number of tracks per artist, most first."""
+        """Number of tracks per artist, most first.
+
+        Returns
+        -------
+        pandas.Series
+            Track counts (``int64``) indexed by artist name; tracks without an artist tag are
+            not counted.
+        """
         return self.tracks["artist"].value_counts()
 
     def genres(self) -> pd.Series:
-        """Number of tracks per genre (a track with several genres counts in each), most first."""
+        """Number of tracks per genre (a track with several genres counts in each), most first.
+
+        Returns
+        -------
+        pandas.Series
+            Track counts (``int64``) indexed by genre name; tracks without a genre are not
+            counted.
+        """
         return self.tracks["genre"].explode().dropna().value_counts()
 
     def summary(self) -> str:
-        """A few lines for a terminal: tracks, total duration, formats, errors."""
+        """A few lines for a terminal: tracks, total duration, formats, errors.
+
+        Returns
+        -------
+        str
+            Newline-separated lines: track count, total duration (``h:mm:ss``) and size, the
+            codecs, artist and album counts, the first 20 errors, and the scan's statistics.
+        """
         t = self.tracks
         lines = [
             f"{len(t)} tracks, {_hms(self.duration)} of audio, "
@@ -220,6 +266,15 @@ def scan(
     Returns
     -------
     Collection
+        One row per readable audio file in :attr:`Collection.tracks`, the problems in
+        :attr:`Collection.errors`.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path does not exist.
+    ValueError
+        ``paths`` is empty, or ``workers`` is below 1.
     """
     started = time.perf_counter()
     roots = _roots(paths)
@@ -320,9 +375,22 @@ def _save_quietly(store: ScanCache, entries: dict[str, dict[str, Any]]) -> None:
 def read_file(path: str) -> dict[str, Any]:
     """Everything a scan learns from one file: stream parameters, integrity and tags.
 
-    Returns a dict with the tag fields and the :class:`~embedexplore.audio.AudioInfo` fields, plus
-    ``tags_error`` (a reason or None); or ``{"error": reason}`` when the audio cannot be read.
     Never raises for a bad file.
+
+    Parameters
+    ----------
+    path : str
+        The audio file.
+
+    Returns
+    -------
+    dict
+        The tag fields of :func:`embedexplore.tags.read_tags` and the
+        :class:`~embedexplore.audio.AudioInfo` fields, plus ``tags_error`` (a reason or None;
+        unreadable tags leave the tag fields None and ``genre`` empty); or, when the audio
+        cannot be read, ``{"error": reason, "retry": bool}``, where ``retry`` is True for
+        problems that may be fixed without changing the file (permissions, a missing file) and
+        for unexpected errors.
     """
     try:
         info = audio.probe(path)
@@ -432,16 +500,12 @@ def _walk(root: Path, exts: frozenset[str]) -> tuple[list[tuple[str, int, int]],
 
 def _read_all(to_read, entries, store, kept, *, workers: int, progress: bool, root: Path) -> None:
     """Read ``to_read`` files into ``entries``, saving the cache now and then along the way."""
-    from tqdm.auto import tqdm
+    from ._progress import progress_bar
 
-    bar = tqdm(
-        total=len(to_read),
-        unit="file",
-        desc=f"scanning {root.name or root}",
-        disable=not progress,
-        leave=False,
-        dynamic_ncols=True,
-    )
+    bar = progress_bar(
+        total=len(to_read), unit="file", desc=f"scanning {root.name or root}",
+        disable=not progress, leave=False,
+    )  # fmt: skip
     last_save = time.monotonic()
     since_save = 0
 

@@ -88,7 +88,34 @@ _TITLES = {
 
 @dataclass(frozen=True)
 class DemoTrack:
-    """One track of the demo collection, as :func:`demo` writes it."""
+    """One track of the demo collection, as :func:`demo` writes it.
+
+    Each parameter is kept as the (read-only) attribute of the same name.
+
+    Parameters
+    ----------
+    style : str
+        The synthesised style: ``"beats"``, ``"piano"``, ``"strings"``, ``"guitar"`` or
+        ``"noise"``.
+    number : int
+        Track number within its album, 1 to 6.
+    title, artist, album : str or None
+        The tags written (None for the one untagged file).
+    genre : tuple of str
+        The genre tags (empty for the untagged file).
+    year : int or None
+        The year tag.
+    seconds : float
+        Length in seconds (30 to 60, one decimal).
+    format : str
+        File format and extension: ``"mp3"``, ``"aiff"``, ``"flac"``, ``"m4a"``, ``"opus"`` or
+        ``"wav"``.
+    relpath : str
+        Path of the file relative to the demo folder, ``"Artist/Album/NN Title.ext"``
+        (``"Unsorted/field recording 3.ext"`` for the untagged file).
+    seed : int
+        Seed of the synthesis (the same seed renders the same audio).
+    """
 
     style: str
     number: int
@@ -104,7 +131,13 @@ class DemoTrack:
 
 
 def demo_tracks() -> list[DemoTrack]:
-    """The plan of the demo collection: 30 tracks, 6 per style, 30-60 s, formats in rotation."""
+    """The plan of the demo collection: 30 tracks, 6 per style, 30-60 s, formats in rotation.
+
+    Returns
+    -------
+    list of DemoTrack
+        The 30 tracks in the order :func:`demo` writes them; deterministic.
+    """
     rng = np.random.default_rng(2022)
     formats = list(_FORMATS)
     tracks = []
@@ -148,8 +181,13 @@ def demo(path: str | os.PathLike | None = None, *, progress: bool = True) -> Pat
 
     Returns
     -------
-    Path
-        The folder holding the collection.
+    pathlib.Path
+        The folder holding the collection (absolute).
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists, is not empty and is not a demo folder (nothing of it is overwritten).
     """
     target = (
         Path(path).expanduser() if path is not None else user_cache_dir() / f"demo-v{DEMO_VERSION}"
@@ -171,20 +209,20 @@ def demo(path: str | os.PathLike | None = None, *, progress: bool = True) -> Pat
     # that looks complete
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        from tqdm.auto import tqdm
+        from ._progress import progress_bar
 
         plan = demo_tracks()
         # tracks are independent and deterministic each: render and encode them on all cores
         # (numpy, scipy and FFmpeg do their work outside Python's lock)
         with (
             ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
-            tqdm(
+            progress_bar(
                 total=len(plan),
                 desc="writing demo collection",
                 unit="track",
                 disable=not progress,
                 leave=False,
-            ) as bar,
+            ) as bar,  # fmt: skip
         ):
             for _ in pool.map(lambda t: _write_track(staging, t), plan):
                 bar.update(1)

@@ -23,32 +23,71 @@ __all__ = ["Embeddings", "ExtractStats", "TrackAggregate", "live_rows", "open_st
 
 @dataclass(frozen=True)
 class ExtractStats:
-    """What an extraction run did."""
+    """What an extraction run did.
 
-    tracks: int  # live tracks in the collection
-    extracted: int  # tracks computed in this run
-    reused: int  # tracks whose rows were already in the store
-    failed: int  # tracks that could not be read in this run (see Embeddings.errors)
-    audio_seconds: float  # audio decoded and run through the models in this run
-    seconds: float  # wall time of the run
+    Each parameter is kept as the (read-only) attribute of the same name.
+
+    Parameters
+    ----------
+    tracks : int
+        Live tracks in the collection.
+    extracted : int
+        Tracks computed in this run.
+    reused : int
+        Tracks whose rows were already in the store.
+    failed : int
+        Tracks that could not be read in this run (see :attr:`Embeddings.errors`).
+    audio_seconds : float
+        Seconds of audio decoded and run through the models in this run.
+    seconds : float
+        Wall time of the run in seconds.
+    device : str
+        The device the models ran on, e.g. ``"cpu"`` or ``"cuda"``.
+    profile : dict of str to float, optional
+        Seconds spent in each phase of the run (see ``embedexplore.extraction.SYNC_PHASES``);
+        not compared by ``==``.
+    """
+
+    tracks: int
+    extracted: int
+    reused: int
+    failed: int
+    audio_seconds: float
+    seconds: float
     device: str
-    #: seconds spent in each phase of the run (see ``embedexplore.extraction.SYNC_PHASES``)
     profile: dict = field(default_factory=dict, compare=False)
 
     @property
     def realtime(self) -> float:
-        """Seconds of audio processed per second of wall time."""
+        """Seconds of audio processed per second of wall time (NaN for a run of no time)."""
         return self.audio_seconds / self.seconds if self.seconds > 0 else float("nan")
 
 
 @dataclass(frozen=True)
 class TrackAggregate:
-    """Per-track statistics of a layer (the "averages" view): rows follow ``track_ids``."""
+    """Per-track statistics of a layer (the "averages" view): rows follow ``track_ids``.
+
+    What :meth:`Embeddings.per_track` returns; each parameter is kept as the (read-only)
+    attribute of the same name.
+
+    Parameters
+    ----------
+    track_ids : pandas.Index
+        The ``n_tracks`` track ids, in the order of :attr:`Embeddings.tracks`.
+    mean : numpy.ndarray
+        ``float32`` array of shape ``(n_tracks, dim)``: each track's mean over its segments (NaN
+        for a track with no segment).
+    std : numpy.ndarray
+        ``float32`` array of shape ``(n_tracks, dim)``: the population standard deviation over
+        each track's segments (NaN for a track with no segment).
+    n_segments : numpy.ndarray
+        ``int64`` array of shape ``(n_tracks,)``: the segments each statistic is taken over.
+    """
 
     track_ids: pd.Index
-    mean: np.ndarray  # [n_tracks, dim], float32
-    std: np.ndarray  # [n_tracks, dim], float32 (population standard deviation over segments)
-    n_segments: np.ndarray  # [n_tracks]
+    mean: np.ndarray
+    std: np.ndarray
+    n_segments: np.ndarray
 
 
 def live_rows(
@@ -58,6 +97,27 @@ def live_rows(
 
     A part's row for a track counts only if the part was computed from the file as it is now
     (same size and mtime); the last committed part wins.
+
+    Parameters
+    ----------
+    store : embedexplore.store.Store
+        The store to read parts from.
+    manifest : dict
+        Its committed state (:meth:`Store.manifest <embedexplore.store.Store.manifest>`).
+    model : str
+        The model, e.g. ``"musicnn-msd"``.
+    live : list of dict
+        The live tracks (:meth:`Store.collection <embedexplore.store.Store.collection>`): each
+        with ``id``, ``size`` and ``mtime_ns``.
+    parts : dict, optional
+        A cache of parts read, keyed by ``(model, part_id)``; read parts are added to it.
+
+    Returns
+    -------
+    dict of str to tuple of (str, int, int)
+        Track id -> ``(part_id, first_row, n_rows)``: the track's rows are ``first_row`` to
+        ``first_row + n_rows - 1`` of that part's arrays. Empty when ``model`` has no entry in
+        ``manifest``.
     """
     entry = manifest.get("models", {}).get(model)
     if entry is None:
@@ -80,23 +140,44 @@ def live_rows(
 class Embeddings:
     """The extracted embeddings of a collection, read from a store.
 
+    Usually made by :func:`open_store` or :func:`embedexplore.extract`. ``len(embeddings)`` is
+    the number of segments.
+
+    Parameters
+    ----------
+    store : str or os.PathLike or embedexplore.store.Store
+        The store's folder, or an open store.
+    models : str or sequence of str, optional
+        The models to read (default: every model with rows in the store).
+    stats : ExtractStats, optional
+        What the extraction run that wrote these embeddings did (kept as :attr:`stats`).
+
     Attributes
     ----------
-    path : Path
+    path : pathlib.Path
         The store.
     models : tuple of str
         The models read; :attr:`segments` holds the tracks that have rows for all of them.
-    segments : pd.DataFrame
+    segments : pandas.DataFrame
         One row per 2.992 s segment: ``track_id`` (categorical), ``segment`` (index within the
         track), ``start`` and ``end`` (seconds, exactly ``k * 2.992`` and ``(k + 1) * 2.992``).
-        Row ``i`` is row ``i`` of every :meth:`array`.
-    tracks : pd.DataFrame
-        One row per track in :attr:`segments`, indexed by ``track_id``: ``path``, ``duration``,
-        ``n_segments``, ``first_row`` (its first row in :attr:`segments`).
-    errors : pd.DataFrame
+        Row ``i`` is row ``i`` of every :meth:`array`. ``n_segments`` rows, index ``row``.
+    tracks : pandas.DataFrame
+        One row per track in :attr:`segments`, indexed by ``track_id``, in collection order:
+        ``path``, ``duration`` (seconds), ``n_segments``, ``first_row`` (its first row in
+        :attr:`segments`).
+    errors : pandas.DataFrame
         Tracks that could not be extracted: ``track_id``, ``path``, ``reason``.
     stats : ExtractStats or None
         Set when these embeddings come from :func:`embedexplore.extract`.
+
+    Raises
+    ------
+    FileNotFoundError
+        There is no folder at ``store``.
+    embedexplore.store.StoreError
+        The folder is not a store (or one of another format), a model of ``models`` has no rows
+        in it, or its models disagree on the segment counts.
     """
 
     def __init__(self, store: str | os.PathLike | Store, models=None, *, stats=None) -> None:
@@ -187,8 +268,61 @@ class Embeddings:
     def __len__(self) -> int:
         return len(self.segments)
 
+    def taggram(self, model: str, track_id: str | None = None) -> pd.DataFrame:
+        """Tag activations per segment, as a table with the tag names as columns.
+
+        Parameters
+        ----------
+        model : str
+            One of :attr:`models` (with a ``taggrams`` layer).
+        track_id : str, optional
+            One track's segments only, in time order (default: every segment).
+
+        Returns
+        -------
+        pd.DataFrame
+            float32, of shape ``(n_segments, 50)``: one row per segment (indexed by its row in
+            :attr:`segments`), one column per tag of the model's training dataset, each in
+            [0, 1].
+
+        Raises
+        ------
+        KeyError
+            ``model`` has no taggrams in the store, or ``track_id`` has no segments here.
+        """
+        from .models import BUNDLES
+
+        if model not in self.models or "taggrams" not in self.layers(model):
+            raise KeyError(f"{model!r} has no taggrams in the store {self.path}")
+        if track_id is None:
+            rows = slice(0, len(self.segments))
+        elif track_id in self.tracks.index:
+            rows = self.rows(track_id)
+        else:
+            raise KeyError(f"no track {track_id!r} with segments in these embeddings")
+        x = np.asarray(self.array(model, "taggrams")[rows], np.float32)
+        labels = list(BUNDLES[model].labels) if model in BUNDLES else None
+        index = pd.RangeIndex(rows.start, rows.start + len(x), name="row")
+        return pd.DataFrame(x, index=index, columns=labels)
+
     def layers(self, model: str) -> dict[str, int]:
-        """The layers stored for ``model`` and their dimensions."""
+        """The layers stored for ``model`` and their dimensions.
+
+        Parameters
+        ----------
+        model : str
+            One of :attr:`models`.
+
+        Returns
+        -------
+        dict of str to int
+            Layer name -> dimension, e.g. ``{"taggrams": 50, "embeddings": 200}``.
+
+        Raises
+        ------
+        KeyError
+            ``model`` is not one of :attr:`models`.
+        """
         self._check(model)
         return dict(self._layers[model])
 
@@ -196,8 +330,27 @@ class Embeddings:
         """``model``'s ``layer`` for every row of :attr:`segments`, ``[n_segments, dim]``.
 
         Memory-mapped (read-only, no copy) when the store is compacted, as it is after every
-        :func:`extract` run; otherwise gathered into memory. The dtype is the one chosen at
-        extraction (float16 by default: see :func:`embedexplore.extract` for its cost).
+        :func:`~embedexplore.extract` run; otherwise gathered into memory.
+
+        Parameters
+        ----------
+        model : str
+            One of :attr:`models`.
+        layer : str, default: "embeddings"
+            One of :meth:`layers` of ``model``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Array of shape ``(n_segments, dim)``, ``dim = layers(model)[layer]`` (e.g. 200 for
+            MusiCNN's embeddings, 50 for taggrams): row ``i`` is row ``i`` of :attr:`segments`.
+            Its dtype is the one chosen at extraction: ``float16`` by default (see
+            :func:`embedexplore.extract` for its cost) or ``float32``.
+
+        Raises
+        ------
+        KeyError
+            ``model`` is not one of :attr:`models`, or ``layer`` is not stored for it.
         """
         self._check(model)
         if layer not in self._layers[model]:
@@ -242,22 +395,75 @@ class Embeddings:
             i = j
 
     def track(self, track_id: str) -> pd.DataFrame:
-        """The segments of one track (their index is their row in :meth:`array`)."""
+        """The segments of one track (their index is their row in :meth:`array`).
+
+        Parameters
+        ----------
+        track_id : str
+            A track id of :attr:`tracks`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The track's ``n_segments`` rows of :attr:`segments`, in time order.
+
+        Raises
+        ------
+        KeyError
+            No such track in these embeddings.
+        """
         if track_id not in self.tracks.index:
             raise KeyError(f"no track {track_id!r} in these embeddings")
         first, n = self.tracks.loc[track_id, ["first_row", "n_segments"]]
         return self.segments.iloc[int(first) : int(first) + int(n)]
 
     def rows(self, track_id: str) -> slice:
-        """The rows of one track in :attr:`segments` and :meth:`array`."""
+        """The rows of one track in :attr:`segments` and :meth:`array`.
+
+        Parameters
+        ----------
+        track_id : str
+            A track id of :attr:`tracks`.
+
+        Returns
+        -------
+        slice
+            ``slice(first_row, first_row + n_segments)``.
+
+        Raises
+        ------
+        KeyError
+            No such track in these embeddings.
+        """
         if track_id not in self.tracks.index:
             raise KeyError(f"no track {track_id!r} in these embeddings")
         first, n = self.tracks.loc[track_id, ["first_row", "n_segments"]]
         return slice(int(first), int(first) + int(n))
 
     def per_track(self, model: str, layer: str = "embeddings") -> TrackAggregate:
-        """Mean and spread of ``layer`` over each track's segments (tracks with no segment get
-        NaN). Computed in float64, ~65,536 rows at a time, in bounded memory."""
+        """Mean and spread of ``layer`` over each track's segments.
+
+        Computed in float64, ~65,536 rows at a time, in bounded memory; tracks with no segment
+        get NaN.
+
+        Parameters
+        ----------
+        model : str
+            One of :attr:`models`.
+        layer : str, default: "embeddings"
+            One of :meth:`layers` of ``model``.
+
+        Returns
+        -------
+        TrackAggregate
+            ``mean`` and ``std``: ``float32`` arrays of shape ``(n_tracks, dim)``; ``n_segments``:
+            ``int64`` array of shape ``(n_tracks,)``; rows in the order of :attr:`tracks`.
+
+        Raises
+        ------
+        KeyError
+            ``model`` is not one of :attr:`models`, or ``layer`` is not stored for it.
+        """
         x = self.array(model, layer)
         n = self.tracks["n_segments"].to_numpy()
         first = self.tracks["first_row"].to_numpy()
@@ -288,9 +494,23 @@ class Embeddings:
         return TrackAggregate(self.tracks.index, mean, std, n)
 
     def join(self, tracks: pd.DataFrame | None = None, columns=None) -> pd.DataFrame:
-        """:attr:`segments` with the tracks' metadata alongside: ``tracks`` is a
-        :class:`Collection`'s ``tracks`` (or the collection itself); by default the path and
-        duration stored here. ``columns`` picks the metadata columns."""
+        """:attr:`segments` with the tracks' metadata alongside.
+
+        Parameters
+        ----------
+        tracks : pandas.DataFrame or Collection, optional
+            A :class:`~embedexplore.Collection`'s ``tracks`` (or the collection itself); by
+            default the ``path`` and ``duration`` stored here.
+        columns : list of str, optional
+            The metadata columns to add (default: all of ``tracks``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per segment (same index as :attr:`segments`): the columns of
+            :attr:`segments`, then the metadata columns not already among them (NA for a track
+            missing from ``tracks``).
+        """
         if tracks is None:
             tracks = self.tracks[["path", "duration"]]
         elif hasattr(tracks, "tracks"):
@@ -308,6 +528,27 @@ class Embeddings:
 
 
 def open_store(path: str | os.PathLike, models=None) -> Embeddings:
-    """The embeddings in a store written by :func:`embedexplore.extract` (all its models, or
-    ``models``)."""
+    """The embeddings in a store written by :func:`embedexplore.extract`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store's folder.
+    models : str or sequence of str, optional
+        The models to read (default: every model with rows in the store).
+
+    Returns
+    -------
+    Embeddings
+        The segments, tracks and errors of the store, and its arrays through
+        :meth:`Embeddings.array`; :attr:`Embeddings.stats` is None.
+
+    Raises
+    ------
+    FileNotFoundError
+        There is no folder at ``path``.
+    embedexplore.store.StoreError
+        The folder is not a store (or one of another format), or a model of ``models`` has no
+        rows in it.
+    """
     return Embeddings(Store(path), models)

@@ -63,14 +63,14 @@ class Explorer(ExplorerWidget):
         ``"taggrams"``), ``projection`` (``"pca"``, ``"std-pca"``, ``"tsne"``, ``"umap"``,
         ``"tags"``) and, for ``"tags"``, ``x_tag`` and ``y_tag``. Missing keys take defaults:
         MusiCNN left and VGG right (MSD, embeddings, t-SNE).
-    color_by : str
+    color_by : str, default: "artist"
         ``"artist"``, ``"album"``, ``"genre"``, ``"none"``, or ``"tag:NAME"`` (that tag's
         activation, e.g. ``"tag:piano"``).
-    view : str
+    view : str, default: "segments"
         ``"segments"`` (one point per 2.992 s segment), ``"trajectories"`` (a line through each
         track's segments in time order) or ``"averages"`` (one point per track, sized by the
         spread of its segments).
-    every : int
+    every : int, default: 1
         Show every ``every``-th segment (the thesis' "reduction"); 1 shows all.
     music : dict, optional
         Which music to show: ``{"artists": [...], "albums": [...], "genres": [...],
@@ -78,16 +78,32 @@ class Explorer(ExplorerWidget):
         the model's, among a track's three strongest). Empty: all.
     highlight : dict, optional
         Same keys: the matching points are drawn strongly and the rest dimmed.
-    seed : int
+    seed : int, default: 0
         Seed of the t-SNE and UMAP projections.
-    height : int
+    height : int, default: 440
         Height of the panes in pixels.
 
     Attributes
     ----------
-    selection : np.ndarray [shape=(n_selected,)], int64
-        The selected segments, as sorted rows of ``embeddings.segments``; set it to select from
-        code. Observers fire on every change (``explorer.observe(fn, "selection")``).
+    selection : numpy.ndarray
+        ``int64`` array of shape ``(n_selected,)``: the selected segments, as sorted unique rows
+        of ``embeddings.segments``; set it (any integer sequence) to select from code. Observers
+        fire on every change (``explorer.observe(fn, "selection")``).
+    left, right, color_by, view, every, music, highlight
+        The parameters of the same names, as traits synced with the widget's menus both ways
+        (``left`` and ``right`` normalised: every key of :data:`~embedexplore.widget.PANE_KEYS`
+        filled in, ``model`` the architecture and ``dataset`` apart); setting one from code
+        validates it (:class:`traitlets.TraitError` on a bad value) and redraws.
+
+    Raises
+    ------
+    TypeError
+        ``embeddings`` is not an :class:`~embedexplore.Embeddings`.
+    ValueError
+        The store holds no extracted model yet.
+    traitlets.TraitError
+        A pane spec, ``color_by``, ``view``, ``every``, ``music`` or ``highlight`` is invalid
+        (an unknown model, layer, projection or tag, an unknown key).
     """
 
     selection = t.Any()
@@ -549,8 +565,13 @@ class Explorer(ExplorerWidget):
 
     @property
     def selected_segments(self) -> pd.DataFrame:
-        """The selected segments (rows of ``embeddings.segments``) with their track's artist,
-        title, album and genre, and the three strongest tags of the left pane's model."""
+        """The selected segments with their track's tags and their strongest model tags.
+
+        A :class:`pandas.DataFrame` of ``n_selected`` rows of ``embeddings.segments`` (same
+        index: the segment rows), with the track's ``artist``, ``title``, ``album`` and
+        ``genre`` (its first), and ``top_tags`` (list of the three strongest tags of the left
+        pane's model, when that model's taggrams are stored).
+        """
         rows = self.selection
         seg = self._emb.segments.iloc[rows].copy()
         meta = self._meta.reindex(pd.Index(seg["track_id"].astype("string")))
@@ -568,8 +589,12 @@ class Explorer(ExplorerWidget):
 
     @property
     def selected_tracks(self) -> pd.DataFrame:
-        """The tracks of the selection, in order of first selected row: ``n_selected`` segments
-        of ``n_segments``, with the collection's tags."""
+        """The tracks of the selection, in order of first selected row.
+
+        A :class:`pandas.DataFrame` indexed by ``track_id``: ``artist``, ``title``, ``album``,
+        ``genre`` (the first), ``path``, and ``n_selected`` of the track's ``n_segments``
+        segments (both ``int64``).
+        """
         seg = self._emb.segments.iloc[self.selection]
         counts = seg["track_id"].astype("string").value_counts(sort=False)
         ids = pd.Index(pd.unique(seg["track_id"].astype("string")), name="track_id")
@@ -579,14 +604,27 @@ class Explorer(ExplorerWidget):
         return out
 
     def playlist(self, *, order: str = "selection", path=None, relative: bool = False):
-        """The selection as a playlist (one entry per track; see
-        :func:`embedexplore.playlist.from_selection` for ``order``), saved to ``path`` when given
-        (``.m3u8``/``.m3u`` or ``.xspf``).
+        """The selection as a playlist, one entry per track, saved to ``path`` when given.
+
+        Parameters
+        ----------
+        order : {"selection", "time", "axis"}, default: "selection"
+            See :func:`embedexplore.playlist.from_selection`; ``"axis"`` uses the left pane's
+            model.
+        path : str or os.PathLike, optional
+            A file to save the playlist to: ``.m3u8``/``.m3u`` (M3U8) or ``.xspf``.
+        relative : bool, default: False
+            Write paths relative to the playlist's folder.
 
         Returns
         -------
-        pd.DataFrame
-            The tracks in play order.
+        pandas.DataFrame
+            The tracks in play order (see :mod:`embedexplore.playlist`).
+
+        Raises
+        ------
+        ValueError
+            ``path`` has another extension, or ``order`` is invalid.
         """
         from . import playlist as pl
 
@@ -725,7 +763,9 @@ def _normalise(xy: np.ndarray) -> np.ndarray:
 
 def _categories(labels: np.ndarray) -> tuple[np.ndarray, list[dict]]:
     """Codes into a legend: the 19 most frequent labels get a colour each, the rest share grey."""
-    text = np.array(["(unknown)" if v is None or v is pd.NA else str(v) for v in labels], object)
+    text = np.array(
+        ["(unknown)" if not isinstance(v, str) and pd.isna(v) else str(v) for v in labels], object
+    )
     if not len(text):
         return np.zeros(0, np.int64), []
     values, inverse, counts = np.unique(text, return_inverse=True, return_counts=True)

@@ -83,16 +83,16 @@ def extract(
 
     Parameters
     ----------
-    collection : Collection or path
+    collection : Collection or str or os.PathLike
         What :func:`embedexplore.scan` returned, or a folder (scanned first).
-    store : path
+    store : str or os.PathLike
         The store's folder (created if new). Keep one store per collection.
-    models : sequence of str
+    models : str or sequence of str
         Any of ``musicnn-msd``, ``musicnn-mtt``, ``vgg-msd``, ``vgg-mtt`` (default: all four).
     layers : sequence of str or "all"
         Layers to keep, for the models that have them (default: ``taggrams`` and
         ``embeddings``).
-    device : str
+    device : str or torch.device
         ``"auto"`` (CUDA when visible, else the CPU), ``"cuda"``, ``"cuda:1"``, ``"cpu"``...
     precision : str
         The networks' arithmetic: ``"auto"`` (TF32 on CUDA, float32 on the CPU), ``"float32"``
@@ -114,12 +114,27 @@ def extract(
         Try again the files that failed before. By default a file that failed is tried again
         only once it changed (or reappeared).
     shard_tracks, shard_seconds : int, float
-        How much work is committed at a time (see the module docstring).
+        How much work is committed at a time (see the module docstring): a shard closes once
+        it holds ``shard_tracks`` tracks (default 200) or ``shard_seconds`` seconds of audio
+        (default 3600).
 
     Returns
     -------
     Embeddings
-        The store's contents for ``models``, with :attr:`Embeddings.stats` of this run.
+        The store's contents for ``models``, with :attr:`Embeddings.stats` of this run. Its
+        arrays (:meth:`Embeddings.array`) are ``(n_segments, dim)`` of ``dtype``, one row per
+        2.992 s segment: ``dim`` 50 for ``taggrams``, 200 for MusiCNN's ``embeddings`` and
+        ``penultimate``, 1506 for its ``pooled``, 256 for VGG's ``embeddings``.
+
+    Raises
+    ------
+    ValueError
+        An unknown or repeated model, an unknown layer, precision or dtype, ``batch_size`` below
+        1, ``workers`` below 0, or a collection holding a track id twice.
+    embedexplore.store.StoreError
+        ``store`` is a folder holding other files, or a store written by another version.
+    FileNotFoundError
+        ``collection`` is a path that does not exist.
     """
     t_start = time.perf_counter()
     if not isinstance(collection, Collection):
@@ -638,9 +653,9 @@ def _compact(st: Store, manifest: dict, models, live: list[dict]) -> None:
 def _progress_bar(total: int, device: torch.device, progress: bool):
     if not progress or total == 0:
         return None
-    from tqdm.auto import tqdm
+    from ._progress import progress_bar
 
-    bar = tqdm(total=total, unit="track", desc=f"extracting on {device}", dynamic_ncols=True)
+    bar = progress_bar(total=total, unit="track", desc=f"extracting on {device}")
     bar.audio_seconds = 0.0
     bar.started = time.perf_counter()
     return bar

@@ -43,9 +43,33 @@ def _frame(embeddings, track_ids, collection, segments=None) -> pd.DataFrame:
 def from_selection(embeddings, rows, *, order: str = "selection", model=None, collection=None):
     """The tracks of selected segments, each once.
 
-    ``order``: ``"selection"`` (as first selected), ``"time"`` (release year, then album and
-    track number, from ``collection``; tracks without a year last) or ``"axis"`` (along the
-    first principal axis of the selected segments' ``model`` embeddings: a smooth progression).
+    Parameters
+    ----------
+    embeddings : Embeddings
+        The embeddings the rows refer to.
+    rows : array_like of int
+        Segment rows (of ``embeddings.segments``), any shape (flattened), in selection order.
+    order : {"selection", "time", "axis"}, default: "selection"
+        ``"selection"`` (as first selected), ``"time"`` (release year, then album and track
+        number, from ``collection``; tracks without a year last) or ``"axis"`` (along the first
+        principal axis of the selected segments' ``model`` embeddings: a smooth progression).
+    model : str, optional
+        The model whose ``embeddings`` layer gives the axis; needed for ``order="axis"``.
+    collection : Collection, optional
+        Artist, title and album of the tracks; needed for ``order="time"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A playlist: one row per track in play order, indexed by ``track_id``, with ``path``,
+        ``duration`` (seconds), ``artist``, ``title`` and ``album`` (from ``collection``; NaN
+        without one) and ``segments`` (the selected rows of each track, in selection order).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``order``, ``order="time"`` without ``collection`` or ``order="axis"``
+        without ``model``.
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
@@ -98,11 +122,42 @@ def radio(
     layer: str = "embeddings",
     collection=None,
 ) -> pd.DataFrame:
-    """A "radio" around a seed: the seed's track, then the tracks nearest to it (cosine, between
-    tracks' mean embeddings), each once, at most ``per_artist`` tracks of any one artist
-    (artists from ``collection``; tracks of unknown artist are each their own).
+    """A "radio" around a seed: the seed's track, then the tracks nearest to it.
 
-    ``seed`` is a track id or a segment row (int): a segment seeds with its own embedding.
+    Nearest by cosine similarity between the tracks' mean embeddings; each track once, at most
+    ``per_artist`` tracks of any one artist (artists from ``collection``; tracks of unknown
+    artist are each their own).
+
+    Parameters
+    ----------
+    embeddings : Embeddings
+        The extracted embeddings.
+    model : str
+        The model whose space is searched, e.g. ``"musicnn-msd"``.
+    seed : str or int
+        A track id, or a segment row (int): a segment seeds with its own embedding.
+    n : int, default: 20
+        Length of the playlist, the seed's track included (fewer if the collection is small).
+    per_artist : int or None, default: 2
+        Most tracks of any one artist (the seed's track counts); None: no limit.
+    layer : str, default: "embeddings"
+        The layer of ``model``.
+    collection : Collection, optional
+        The artists (for ``per_artist``) and the titles.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A playlist: one row per track in play order, indexed by ``track_id``, with ``path``,
+        ``duration`` (seconds), ``artist``, ``title`` and ``album`` (from ``collection``; NaN
+        without one) and ``segments`` (empty lists).
+
+    Raises
+    ------
+    KeyError
+        ``seed`` is a track id with no segments in ``embeddings``.
+    ValueError
+        ``per_artist`` is below 1.
     """
     ids, means = _track_space(embeddings, model, layer)
     if isinstance(seed, int | np.integer):
@@ -153,9 +208,41 @@ def path(
     layer: str = "embeddings",
     collection=None,
 ) -> pd.DataFrame:
-    """A path from track ``start`` to track ``end`` through the embedding space: ``steps``
-    tracks (both ends included), each the unused track nearest (cosine) to the next point on the
-    straight line between the two tracks' mean embeddings, so that each step is small."""
+    """A path from track ``start`` to track ``end`` through the embedding space.
+
+    ``steps`` tracks (both ends included), each the unused track nearest (cosine) to the next
+    point on the straight line between the two tracks' mean embeddings, so that each step is
+    small.
+
+    Parameters
+    ----------
+    embeddings : Embeddings
+        The extracted embeddings.
+    model : str
+        The model whose space is walked, e.g. ``"musicnn-msd"``.
+    start, end : str
+        Track ids of the first and last track.
+    steps : int, default: 10
+        Tracks in the path, both ends included (fewer if the collection runs out of tracks).
+    layer : str, default: "embeddings"
+        The layer of ``model``.
+    collection : Collection, optional
+        Artist, title and album of the tracks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A playlist: one row per track in play order, indexed by ``track_id``, with ``path``,
+        ``duration`` (seconds), ``artist``, ``title`` and ``album`` (from ``collection``; NaN
+        without one) and ``segments`` (empty lists).
+
+    Raises
+    ------
+    KeyError
+        ``start`` or ``end`` is not a track with segments in ``embeddings``.
+    ValueError
+        ``steps`` is below 2.
+    """
     if steps < 2:
         raise ValueError(f"steps must be >= 2, got {steps}")
     ids, means = _track_space(embeddings, model, layer)
@@ -191,9 +278,22 @@ def _location(p: str, target: Path, relative: bool) -> str:
 
 
 def to_m3u8(playlist: pd.DataFrame, target, *, relative: bool = False) -> Path:
-    """Write ``playlist`` as an M3U8 file (UTF-8, ``#EXTINF`` with duration and "artist -
-    title"). Paths are absolute, or relative to the playlist's folder with ``relative=True``.
-    Returns the file's path."""
+    """Write ``playlist`` as an M3U8 file (UTF-8, ``#EXTINF`` with duration and "artist - title").
+
+    Parameters
+    ----------
+    playlist : pandas.DataFrame
+        A playlist of this module (columns ``path``, ``duration``, ``artist``, ``title``).
+    target : str or os.PathLike
+        The file to write (replaced atomically if it exists).
+    relative : bool, default: False
+        Write paths relative to the playlist's folder instead of absolute paths.
+
+    Returns
+    -------
+    pathlib.Path
+        The file's absolute path.
+    """
     target = Path(target).expanduser().resolve()
     lines = ["#EXTM3U"]
     for row in playlist.itertuples():
@@ -206,8 +306,27 @@ def to_m3u8(playlist: pd.DataFrame, target, *, relative: bool = False) -> Path:
 
 
 def to_xspf(playlist: pd.DataFrame, target, *, relative: bool = False, title=None) -> Path:
-    """Write ``playlist`` as XSPF (XML Shareable Playlist Format): ``file://`` URIs, or
-    relative URI references with ``relative=True``; title, creator and duration (ms)."""
+    """Write ``playlist`` as XSPF (XML Shareable Playlist Format).
+
+    Each track has its location, title, creator and duration (milliseconds).
+
+    Parameters
+    ----------
+    playlist : pandas.DataFrame
+        A playlist of this module (columns ``path``, ``duration``, ``artist``, ``title``).
+    target : str or os.PathLike
+        The file to write (replaced atomically if it exists).
+    relative : bool, default: False
+        Write relative URI references (relative to the playlist's folder) instead of
+        ``file://`` URIs.
+    title : str, optional
+        The playlist's title.
+
+    Returns
+    -------
+    pathlib.Path
+        The file's absolute path.
+    """
     target = Path(target).expanduser().resolve()
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',

@@ -55,33 +55,38 @@ def project(
 
     Parameters
     ----------
-    data : array [n, d] or Embeddings
-        The points, or extracted embeddings (then ``model`` and ``layer`` pick the space).
+    data : array_like or Embeddings
+        The points, an array of shape ``(n, d)`` (any real dtype; converted to ``float32``), or
+        extracted embeddings (then ``model`` and ``layer`` pick the space).
     method : str
         ``"pca"``; ``"std-pca"`` (each dimension z-scored over the points first, constant ones
         left out: every dimension then counts the same, whatever its scale); ``"tsne"``
         (openTSNE, FFT-accelerated); ``"umap"`` (umap-learn); ``"tags"`` (two taggram columns as
         the axes, e.g. ``tags=("guitar", "electronic")``).
-    dims : int
-        Output dimensions (2 or 3 for the explorer).
-    seed : int
+    dims : int, default: 2
+        Output dimensions (2 or 3 for the explorer); ignored by ``"tags"``, which gives 2.
+    seed : int, default: 0
         Seed of the random parts (t-SNE, UMAP): the same seed gives the same result.
-    model, layer : str
-        With :class:`Embeddings`: the space (``layer`` defaults to ``"embeddings"``, or
-        ``"taggrams"`` for ``method="tags"``).
-    rows : slice or array of int, optional
-        With :class:`Embeddings`: a subset of the segment rows (or of the tracks).
-    every : int
+    model, layer : str, optional
+        With :class:`~embedexplore.Embeddings`: the space (``layer`` defaults to
+        ``"embeddings"``, or ``"taggrams"`` for ``method="tags"``).
+    rows : slice or array_like of int, optional
+        A subset of the points: of the segment rows (or of the tracks, with ``level="track"``)
+        with :class:`~embedexplore.Embeddings`, of the rows of an array otherwise.
+    every : int, default: 1
         Keep every ``every``-th point (the thesis' "reduction"), after ``rows``.
-    level : str
-        ``"segment"`` or ``"track"`` (each track's mean over its segments).
-    tags : pair of str or int
-        For ``method="tags"``: the two tag names (with :class:`Embeddings`) or column indices.
-    pca_dims : int or None
-        t-SNE and UMAP: reduce to this many principal components first (default 50).
-    cache : bool or path
-        Keep results on disk (default: the user cache directory) and reuse them.
-    device : str
+    level : {"segment", "track"}, default: "segment"
+        With :class:`~embedexplore.Embeddings`: ``"segment"`` or ``"track"`` (each track's mean
+        over its segments).
+    tags : pair of str or int, optional
+        For ``method="tags"``: the two tag names (with :class:`~embedexplore.Embeddings`) or
+        column indices.
+    pca_dims : int or None, default: 50
+        t-SNE and UMAP: reduce to this many principal components first (None: no reduction).
+    cache : bool or str or os.PathLike, default: True
+        Keep results on disk (``True``: in the user cache directory; a path: in that folder)
+        and reuse them; ``False``: no cache.
+    device : str or torch.device, default: "auto"
         Where PCA runs: ``"auto"`` (CUDA when present), ``"cuda"``, ``"cpu"``.
     **params
         Passed to the method: e.g. ``perplexity`` (t-SNE), ``n_neighbors`` and ``min_dist``
@@ -89,7 +94,17 @@ def project(
 
     Returns
     -------
-    np.ndarray [n_points, dims], float32
+    numpy.ndarray
+        ``float32`` array of shape ``(n_points, dims)`` (``(n_points, 2)`` for ``"tags"``):
+        ``n_points`` is the number of points left after ``rows`` and ``every``, in that order.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``method`` or ``level``, ``every`` below 1, no ``model`` with
+        :class:`~embedexplore.Embeddings`, data that is not 2-D or holds NaN or infinite values
+        (e.g. tracks without segments), fewer than 3 points (except for ``"tags"``), or
+        ``tags`` that are not a pair of known tags.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -222,6 +237,21 @@ def pca(x, dims: int = 2, *, device="auto") -> np.ndarray:
     Computed from the ``d x d`` covariance in float64 with torch (on the GPU when there is one),
     which is exact and takes milliseconds for the embeddings' sizes. Each axis' sign is fixed so
     that its largest loading is positive (deterministic output, as scikit-learn's ``svd_flip``).
+
+    Parameters
+    ----------
+    x : array_like
+        Array of shape ``(n, d)``, any real dtype (copied to ``float64``).
+    dims : int, default: 2
+        Number of leading axes to keep (at most ``d``).
+    device : str or torch.device, default: "auto"
+        Where it runs: ``"auto"`` (CUDA when present), ``"cuda"``, ``"cpu"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` array of shape ``(n, min(dims, d))``: column ``j`` is the projection on the
+        axis of the ``j``-th largest variance.
     """
     import torch
 

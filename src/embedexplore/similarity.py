@@ -57,25 +57,34 @@ def knn(
 
     Parameters
     ----------
-    x : array [N, d]
-        The items (any float dtype; distances are computed in float32).
+    x : array_like
+        The items, an array of shape ``(N, d)`` (any float dtype; distances are computed in
+        ``float32``).
     k : int
-        Neighbours per query (at most ``N - 1``).
-    metric : str
+        Neighbours per query (1 to ``N - 1``).
+    metric : {"cosine", "euclidean"}, default: "cosine"
         ``"cosine"`` (distance 1 - cosine similarity) or ``"euclidean"``.
-    queries : array of int, optional
-        Indices into ``x`` of the queries (default: every item). Each query's own index is
-        excluded from its neighbours; other items equal to it are not.
-    device : str
-        ``"auto"``, ``"cuda"`` or ``"cpu"``.
+    queries : array_like of int, optional
+        Indices into ``x`` of the ``n_queries`` queries, shape ``(n_queries,)`` (default: every
+        item). Each query's own index is excluded from its neighbours; other items equal to it
+        are not.
+    device : str or torch.device, default: "auto"
+        ``"auto"`` (CUDA when present), ``"cuda"`` or ``"cpu"``.
     block : int, optional
         Queries per matrix product (default: what keeps a block's distances under ~256 MB).
 
     Returns
     -------
-    indices : np.ndarray [n_queries, k], int64
-        Neighbours, nearest first; equal distances in index order.
-    distances : np.ndarray [n_queries, k], float32
+    indices : numpy.ndarray
+        ``int64`` array of shape ``(n_queries, k)``: the neighbours' indices into ``x``,
+        nearest first; equal distances in index order.
+    distances : numpy.ndarray
+        ``float32`` array of shape ``(n_queries, k)``: their distances to the query, ascending.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``metric``, ``x`` that is not 2-D, or ``k`` outside ``1 .. N - 1``.
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -124,9 +133,32 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def nn_similarity(a, b, n=(5, 10, 100, 200), *, metric: str = "cosine", device="auto"):
     """S_n between two spaces holding the same items in the same order (see module docstring).
 
-    ``metric`` is one metric for both spaces or a pair ``(metric_a, metric_b)``: compare a
-    2-D projection, where only euclidean distance means anything, with ``("cosine",
-    "euclidean")``. Returns a float for one ``n``, else a ``pd.Series`` indexed by ``n``.
+    Parameters
+    ----------
+    a, b : array_like
+        The two spaces: arrays of shapes ``(N, d_a)`` and ``(N, d_b)``, row ``i`` of each the
+        same item.
+    n : int or sequence of int, default: (5, 10, 100, 200)
+        Neighbourhood sizes (each at most ``N - 1``).
+    metric : str or tuple of (str, str), default: "cosine"
+        One metric for both spaces (``"cosine"`` or ``"euclidean"``) or a pair
+        ``(metric_a, metric_b)``: compare a 2-D projection, where only euclidean distance means
+        anything, with ``("cosine", "euclidean")``.
+    device : str or torch.device, default: "auto"
+        Where the neighbours are computed: ``"auto"`` (CUDA when present), ``"cuda"``,
+        ``"cpu"``.
+
+    Returns
+    -------
+    float or pandas.Series
+        S_n in [0, 1]: a float for one ``n``, else a ``float64`` Series named ``"S_n"``, indexed
+        by ``n``.
+
+    Raises
+    ------
+    ValueError
+        The spaces hold different numbers of items, or (from :func:`knn`) an ``n`` is out of
+        range or a metric unknown.
     """
     a, b = np.asarray(a), np.asarray(b)
     if len(a) != len(b):
@@ -144,9 +176,35 @@ def nn_similarity(a, b, n=(5, 10, 100, 200), *, metric: str = "cosine", device="
 def nn_similarity_matrix(
     spaces: dict, n: int = 10, *, metric: str = "cosine", device="auto"
 ) -> pd.DataFrame:
-    """S_n between every pair of ``spaces`` (name -> array ``[N, d_i]``, same items in the same
-    order): a symmetric DataFrame with 1 on the diagonal. Each space's neighbours are computed
-    once."""
+    """S_n between every pair of ``spaces``: a symmetric DataFrame with 1 on the diagonal.
+
+    Each space's neighbours are computed once.
+
+    Parameters
+    ----------
+    spaces : dict of str to array_like
+        Name -> array of shape ``(N, d_i)``, the same ``N`` items in the same order in each
+        (e.g. what :func:`spaces` returns).
+    n : int, default: 10
+        Neighbourhood size (at most ``N - 1``).
+    metric : {"cosine", "euclidean"}, default: "cosine"
+        The metric, the same for every space.
+    device : str or torch.device, default: "auto"
+        Where the neighbours are computed: ``"auto"`` (CUDA when present), ``"cuda"``,
+        ``"cpu"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``float64`` matrix of shape ``(n_spaces, n_spaces)``, index and columns the names of
+        ``spaces``; ``attrs["n"]`` holds ``n``.
+
+    Raises
+    ------
+    ValueError
+        The spaces hold different numbers of items, or (from :func:`knn`) ``n`` is out of range
+        or ``metric`` unknown.
+    """
     names = list(spaces)
     lengths = {len(np.asarray(v)) for v in spaces.values()}
     if len(lengths) != 1:
@@ -160,9 +218,35 @@ def nn_similarity_matrix(
 
 
 def spaces(embeddings, models=None, layers=("taggrams", "embeddings"), *, level="segment", every=1):
-    """The latent spaces of an :class:`~embedexplore.Embeddings`, named ``"model/layer"``: each
-    segment (``level="segment"``, every ``every``-th one) or each track's mean
-    (``level="track"``), as float32 arrays over the same items."""
+    """The latent spaces of an :class:`~embedexplore.Embeddings`, named ``"model/layer"``.
+
+    Parameters
+    ----------
+    embeddings : Embeddings
+        The extracted embeddings.
+    models : sequence of str, optional
+        The models (default: all of ``embeddings.models``).
+    layers : sequence of str, default: ("taggrams", "embeddings")
+        The layers; a layer a model does not store is left out.
+    level : {"segment", "track"}, default: "segment"
+        One item per segment, or per track (each track's mean over its segments; tracks without
+        segments are left out).
+    every : int, default: 1
+        With ``level="segment"``: keep every ``every``-th segment.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``"model/layer"`` -> ``float32`` array of shape ``(n_items, dim)``, the same items in
+        the same order in every array.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``level``.
+    KeyError
+        A model of ``models`` is not in ``embeddings``.
+    """
     out = {}
     for m in models or embeddings.models:
         for layer in layers:
@@ -180,10 +264,24 @@ def spaces(embeddings, models=None, layers=("taggrams", "embeddings"), *, level=
 
 
 def similarity_table(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Average S_n over the pairs of spaces that differ in one respect only (the thesis' Table
-    4.2): ``dataset`` (MSD vs MTT, same architecture and layer), ``architecture`` (MusiCNN vs
-    VGG, same dataset and layer) and ``layer`` (same model). Space names are ``model/layer``
-    with models named ``architecture-dataset``."""
+    """Average S_n over the pairs of spaces that differ in one respect only.
+
+    As the thesis' Table 4.2: ``dataset`` (MSD vs MTT, same architecture and layer),
+    ``architecture`` (MusiCNN vs VGG, same dataset and layer) and ``layer`` (same model).
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        What :func:`nn_similarity_matrix` returns; space names are ``model/layer`` with models
+        named ``architecture-dataset``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``along`` (``"architecture"``, ``"dataset"`` or ``"layer"``, those with at
+        least one pair): ``average S_n`` and ``pairs`` (how many pairs were averaged);
+        ``attrs["n"]`` copied from ``matrix``.
+    """
 
     def parts(name):
         model, layer = name.split("/", 1)
@@ -207,8 +305,24 @@ def similarity_table(matrix: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_matrix(matrix: pd.DataFrame, ax=None, *, title: str | None = None):
-    """A heatmap of an S_n matrix with its values written in (like the thesis' Figures 4.2 and
-    4.3); returns the matplotlib Axes."""
+    """A heatmap of an S_n matrix with its values written in.
+
+    Like the thesis' Figures 4.2 and 4.3, with a colour bar over [0, 1].
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        What :func:`nn_similarity_matrix` returns.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure sized to the matrix).
+    title : str, optional
+        The title (default: ``"NN-similarity S_n"`` with ``n`` from ``matrix.attrs``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -244,11 +358,48 @@ def neighbors(
 ) -> pd.DataFrame:
     """The ``k`` segments (or tracks) nearest to a seed.
 
-    ``seed`` is a segment row (``level="segment"``) or a track id (``level="track"``, compared
-    through the tracks' mean embeddings). ``exclude_same_track`` drops the seed track's other
-    segments; ``exclude_same_artist`` drops the seed artist's tracks (needs ``collection`` for
-    the artists). Returns a DataFrame nearest first: ``distance`` and the segment's or track's
-    identifiers (and metadata when ``collection`` is given).
+    Parameters
+    ----------
+    embeddings : Embeddings
+        The extracted embeddings.
+    model : str
+        The model whose space is searched, e.g. ``"musicnn-msd"``.
+    seed : int or str
+        A segment row (``level="segment"``) or a track id (``level="track"``, compared
+        through the tracks' mean embeddings).
+    layer : str, default: "embeddings"
+        The layer of ``model``.
+    k : int, default: 10
+        Neighbours to return (fewer when fewer items are left).
+    level : {"segment", "track"}, default: "segment"
+        Search segments or tracks.
+    metric : {"cosine", "euclidean"}, default: "cosine"
+        The distance.
+    exclude_same_track : bool, default: True
+        Drop the seed track's other segments (``level="segment"`` only).
+    exclude_same_artist : bool, default: False
+        Drop the seed artist's tracks (needs ``collection`` for the artists).
+    collection : Collection, optional
+        Adds ``artist``, ``title`` and ``album`` columns.
+    device : str or torch.device, default: "auto"
+        Where the distances are computed: ``"auto"`` (CUDA when present), ``"cuda"``,
+        ``"cpu"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        At most ``k`` rows, nearest first: ``distance`` (``float32``), then the segment's row of
+        ``embeddings.segments`` (``level="segment"``) or the track's row of
+        ``embeddings.tracks`` (``level="track"``), and metadata when ``collection`` is given.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``level``, or ``exclude_same_artist`` without ``collection``.
+    KeyError
+        ``seed`` is not a track with segments (``level="track"``).
+    IndexError
+        ``seed`` is not a segment row (``level="segment"``).
     """
     if exclude_same_artist and collection is None:
         raise ValueError("exclude_same_artist needs the collection (for the artists)")

@@ -33,7 +33,10 @@ JOIN = "; "
 
 
 class TagError(Exception):
-    """The tags of a file are present but cannot be parsed."""
+    """The tags of a file are present but cannot be parsed.
+
+    Raised by :func:`read_tags`; the audio itself may still be fine.
+    """
 
 
 # Field -> keys, per scheme, in order of preference.
@@ -90,16 +93,26 @@ _INT = re.compile(r"\s*(\d{1,6})(?!\d)")
 def read_tags(path: str | os.PathLike) -> dict[str, Any]:
     """Read the tags of one file.
 
+    ID3, Vorbis comments, MP4 atoms, APEv2 and ASF are mapped onto the same fields; a file with
+    no tags, or a format mutagen does not know, gives every field None (``genre`` empty).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The audio file.
+
     Returns
     -------
     dict
-        ``title``, ``artist``, ``album``, ``album_artist`` (str or None), ``genre`` (list of str,
-        possibly empty), ``year`` and ``track_number`` (int or None).
+        The keys of :data:`FIELDS`: ``title``, ``artist``, ``album``, ``album_artist`` (str or
+        None; several values joined by ``"; "``), ``genre`` (list of str, possibly empty),
+        ``year`` and ``track_number`` (int or None).
 
     Raises
     ------
     TagError
-        The file has a tag block that mutagen cannot parse. The audio may still be fine.
+        The file has a tag block that mutagen cannot parse (the audio may still be fine), or
+        mutagen cannot open the file at all (e.g. it does not exist).
     """
     try:
         f = mutagen.File(os.fspath(path))

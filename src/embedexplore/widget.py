@@ -58,7 +58,16 @@ class ExplorerWidget(anywidget.AnyWidget):
     """Two linked scatter panes of a collection's segments (the traits only).
 
     Use :class:`embedexplore.Explorer`, which fills these traits from a collection and its
-    embeddings.
+    embeddings. The binary traits and their layouts (for ``n`` points) are listed in the module
+    docstring of :mod:`embedexplore.widget`; every array is little-endian ``bytes``.
+
+    Parameters
+    ----------
+    *args
+        Passed to :class:`anywidget.AnyWidget`.
+    **kwargs
+        Initial values of the traits by name (e.g. ``left={...}``, ``view="segments"``), as for
+        any :class:`anywidget.AnyWidget`.
     """
 
     _esm = _bundle("widget.js")

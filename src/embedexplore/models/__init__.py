@@ -73,7 +73,30 @@ _LICENCE = "ISC (musicnn 0.1.0, Copyright (c) Music Technology Group, UPF 2019)"
 
 @dataclass(frozen=True)
 class TaggerBundle:
-    """A pretrained tagger: architecture, training data, tag vocabulary and shipped weights."""
+    """A pretrained tagger: architecture, training data, tag vocabulary and shipped weights.
+
+    Each parameter is kept as the (read-only) attribute of the same name.
+
+    Parameters
+    ----------
+    name : str
+        The name :func:`load_model` knows it by, e.g. ``"musicnn-msd"``.
+    architecture : {"musicnn", "vgg"}
+        The network: :class:`MusiCNN` or :class:`VGG`.
+    dataset : str
+        The training data: ``"MSD"`` (Million Song Dataset) or ``"MTT"`` (MagnaTagATune).
+    labels : tuple of str
+        The 50 tag names, in the order of the ``taggrams`` columns.
+    weights : str
+        File name of the weights (safetensors) in the package's ``models/weights`` folder.
+    licence : str, optional
+        The weights' licence (ISC, musicnn 0.1.0).
+    source : str, optional
+        Where the weights come from.
+    params : dict, optional
+        Keyword arguments of the architecture's constructor (default: none, the original's
+        sizes).
+    """
 
     name: str
     architecture: str
@@ -85,11 +108,36 @@ class TaggerBundle:
     params: dict = field(default_factory=dict)
 
     def build(self) -> torch.nn.Module:
-        """The architecture with random weights."""
+        """The architecture with random weights.
+
+        Returns
+        -------
+        torch.nn.Module
+            A :class:`MusiCNN` or :class:`VGG` built with :attr:`params`, in eval mode, on the
+            CPU.
+        """
         return (musicnn if self.architecture == "musicnn" else vgg)(**self.params)
 
     def get_model(self, device: str | torch.device = "auto", precision: str = "auto") -> Tagger:
-        """The model with its trained weights, in eval mode, on ``device``."""
+        """The model with its trained weights, in eval mode, on ``device``.
+
+        Parameters
+        ----------
+        device : str or torch.device, default: "auto"
+            ``"auto"`` picks CUDA when a GPU is visible, else the CPU.
+        precision : {"auto", "float32", "tf32", "bf16"}, default: "auto"
+            The network's arithmetic: see :func:`load_model`.
+
+        Returns
+        -------
+        Tagger
+            The network with the shipped weights, ready to :meth:`~Tagger.embed` audio.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``precision``.
+        """
         from safetensors.torch import load_file
 
         network = self.build()
@@ -129,8 +177,15 @@ BUNDLES = {b.name: b for b in (MUSICNN_MSD, MUSICNN_MTT, VGG_MSD, VGG_MTT)}
 
 
 def available():
-    """The models :func:`load_model` knows, as a DataFrame: dataset, architecture, layers (with
-    their dimensions), licence and source."""
+    """The models :func:`load_model` knows, and VGGish (see :func:`load_vggish`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model, indexed by ``name``: ``architecture``, ``dataset``, ``layers`` (text:
+        names with their dimensions), ``tags`` (number of tags; 0 for VGGish), ``licence`` and
+        ``source``.
+    """
     import pandas as pd
 
     rows = []
@@ -153,11 +208,32 @@ def available():
 def load_model(name: str, device: str | torch.device = "auto", precision: str = "auto") -> Tagger:
     """A pretrained tagger by name: ``musicnn-msd``, ``musicnn-mtt``, ``vgg-msd``, ``vgg-mtt``.
 
-    ``device="auto"`` picks CUDA when a GPU is visible, else the CPU. ``precision`` is the
-    arithmetic of the network: ``"float32"`` (parity with the originals to ~1e-5), ``"tf32"``
-    (TensorFloat-32 matrix products on NVIDIA GPUs: taggrams within ~6e-4, 2.3x faster on an
-    H100) or ``"bf16"`` (bfloat16 autocast: ~1e-2); ``"auto"`` (default) is ``"tf32"`` on CUDA
-    and ``"float32"`` elsewhere. The mel frontend always runs in float32.
+    The weights are shipped in the package: nothing is downloaded.
+
+    Parameters
+    ----------
+    name : str
+        ``"musicnn-msd"``, ``"musicnn-mtt"``, ``"vgg-msd"`` or ``"vgg-mtt"``.
+    device : str or torch.device, default: "auto"
+        ``"auto"`` picks CUDA when a GPU is visible, else the CPU.
+    precision : {"auto", "float32", "tf32", "bf16"}, default: "auto"
+        The arithmetic of the network: ``"float32"`` (parity with the originals to ~1e-5),
+        ``"tf32"`` (TensorFloat-32 matrix products on NVIDIA GPUs: taggrams within ~6e-4, 2.3x
+        faster on an H100) or ``"bf16"`` (bfloat16 autocast: ~1e-2); ``"auto"`` is ``"tf32"``
+        on CUDA and ``"float32"`` elsewhere. The mel frontend always runs in float32.
+
+    Returns
+    -------
+    Tagger
+        The model, in eval mode on ``device``. Its :meth:`~Tagger.embed` gives, per 2.992 s
+        patch, ``taggrams`` (50) and ``embeddings`` (200 for MusiCNN, 256 for VGG), plus
+        MusiCNN's ``penultimate`` (200) and ``pooled`` (1506).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``name`` (``"vggish"``: its weights are not shipped, see
+        :func:`load_vggish`) or ``precision``.
     """
     if name == "vggish":
         raise ValueError(
@@ -175,20 +251,41 @@ def load_model(name: str, device: str | torch.device = "auto", precision: str = 
 class Tagger:
     """A pretrained model ready to embed audio (see :func:`load_model`).
 
+    Parameters
+    ----------
+    bundle : TaggerBundle
+        What the network is (name, tag labels).
+    network : torch.nn.Module
+        The network with its weights loaded (:class:`MusiCNN` or :class:`VGG`); moved to
+        ``device`` and put in eval mode.
+    device : str or torch.device, default: "auto"
+        ``"auto"`` picks CUDA when a GPU is visible, else the CPU.
+    precision : {"auto", "float32", "tf32", "bf16"}, default: "auto"
+        The network's arithmetic: see :func:`load_model`.
+
     Attributes
     ----------
     name : str
+        The bundle's name, e.g. ``"musicnn-msd"``.
     labels : tuple of str
         The 50 tag names, in the order of the ``taggrams`` columns.
     layers : dict of str to int
         Layer names and their dimensions.
     device : torch.device
+        Where the network and the frontend run.
     precision : str
-        ``"float32"``, ``"tf32"`` or ``"bf16"``: see :func:`load_model`.
+        ``"float32"``, ``"tf32"`` or ``"bf16"`` (``"auto"`` resolved): see :func:`load_model`.
+    bundle : TaggerBundle
+        The bundle it was made from.
     network : torch.nn.Module
         The network itself: log-mel patches ``[batch, 187, 96]`` -> dict of layers.
     frontend : MelFrontend
         Waveform -> log-mel spectrogram, on the same device.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``precision``.
     """
 
     def __init__(
@@ -239,18 +336,27 @@ class Tagger:
 
         Parameters
         ----------
-        waveform : np.ndarray or torch.Tensor [shape=(n,)]
-            Mono audio, float, any sample rate (resampled to 16 kHz with soxr HQ if needed).
-        sample_rate : int
-            Its sample rate.
-        batch_size : int
+        waveform : numpy.ndarray or torch.Tensor
+            Mono audio of shape ``(n,)``: float (full scale +-1) or integer PCM (scaled to +-1),
+            any sample rate (resampled to 16 kHz with soxr HQ if needed).
+        sample_rate : int, default: 16000
+            Its sample rate in Hz.
+        batch_size : int, default: 64
             Patches per forward pass (memory bound on the device).
 
         Returns
         -------
-        dict of str to np.ndarray [shape=(n_patches, dim)], float32
-            One entry per layer in :attr:`layers`. Row ``k`` is patch ``k``, starting at
+        dict of str to numpy.ndarray
+            One entry per layer in :attr:`layers`, each a ``float32`` array of shape
+            ``(n_patches, dim)``: e.g. ``(n_patches, 50)`` for ``taggrams``,
+            ``(n_patches, 200)`` for MusiCNN's ``embeddings``. Row ``k`` is patch ``k``, starting at
             ``k * 2.992`` s; see the module docstring for the edges.
+
+        Raises
+        ------
+        ValueError
+            ``batch_size`` below 1, a waveform that is not 1-D, not real or not finite, or a
+            sample rate that is not positive.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -267,8 +373,20 @@ class Tagger:
 
     @torch.inference_mode()
     def forward(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The network on log-mel patches ``[batch, 187, 96]``, in :attr:`precision`; float32
-        outputs."""
+        """The network on log-mel patches ``[batch, 187, 96]``, in :attr:`precision`.
+
+        Parameters
+        ----------
+        patches : torch.Tensor
+            Log-mel patches of shape ``(batch, 187, 96)`` (as :meth:`patches` returns them),
+            moved to :attr:`device` as ``float32``.
+
+        Returns
+        -------
+        dict of str to torch.Tensor
+            One entry per layer in :attr:`layers`, each a ``float32`` tensor of shape
+            ``(batch, dim)`` on :attr:`device`.
+        """
         patches = patches.to(self.device, torch.float32)
         if self.precision == "bf16":
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
@@ -282,7 +400,29 @@ class Tagger:
     def patches(
         self, waveform: np.ndarray | torch.Tensor, sample_rate: int = _SAMPLE_RATE
     ) -> torch.Tensor:
-        """The log-mel patches ``[n_patches, 187, 96]`` the network reads, on :attr:`device`."""
+        """The log-mel patches the network reads, on :attr:`device`.
+
+        Parameters
+        ----------
+        waveform : numpy.ndarray or torch.Tensor
+            Mono audio of shape ``(n,)``, as for :meth:`embed`.
+        sample_rate : int, default: 16000
+            Its sample rate in Hz.
+
+        Returns
+        -------
+        torch.Tensor
+            ``float32`` tensor of shape ``(n_patches, 187, 96)`` (187 mel frames of 96 bands,
+            2.992 s each): ``n_patches = (1 + m // 256) // 187`` for ``m`` samples at 16 kHz,
+            after a non-empty waveform shorter than 47,616 samples is repeated to that length;
+            0 for an empty waveform.
+
+        Raises
+        ------
+        ValueError
+            A waveform that is not 1-D, not real or not finite, or a sample rate that is not
+            positive.
+        """
         x = mono_16k(waveform, sample_rate)
         if x.size == 0:
             return torch.zeros((0, PATCH_FRAMES, N_MELS), device=self.device)

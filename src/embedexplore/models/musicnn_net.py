@@ -46,16 +46,22 @@ class MusiCNN(nn.Module):
 
     Parameters
     ----------
-    n_mels : int
-        Mel bands of the input (96).
-    n_classes : int
-        Tags (50).
-    frontend_filters : float
+    n_mels : int, default: 96
+        Mel bands of the input.
+    n_classes : int, default: 50
+        Tags.
+    frontend_filters : float, default: 1.6
         Width multiplier of the front-end (1.6: 204 timbral and 51 temporal filters).
-    midend_filters : int
-        Filters of each mid-end convolution (64).
-    backend_units : int
-        Units of the penultimate dense layer (200).
+    midend_filters : int, default: 64
+        Filters of each mid-end convolution.
+    backend_units : int, default: 200
+        Units of the penultimate dense layer (the ``embeddings`` dimension).
+
+    Attributes
+    ----------
+    dims : dict of str to int
+        Each layer's dimension: ``pooled`` 1506, ``embeddings`` and ``penultimate`` 200,
+        ``taggrams`` 50 (with the default sizes).
     """
 
     LAYERS = ("pooled", "embeddings", "penultimate", "taggrams")
@@ -95,8 +101,21 @@ class MusiCNN(nn.Module):
         }  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``x``: ``[batch, frames, n_mels]``. Returns the layers of :attr:`LAYERS`, each
-        ``[batch, dim]``."""
+        """Every layer for a batch of log-mel patches.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``float32`` tensor of shape ``(batch, frames, n_mels)``, ``(batch, 187, 96)`` for
+            the trained weights.
+
+        Returns
+        -------
+        dict of str to torch.Tensor
+            The layers of :attr:`LAYERS`, each of shape ``(batch, dim)`` with ``dim`` from
+            :attr:`dims`: ``pooled`` (1506), ``embeddings`` (200, before its ReLU),
+            ``penultimate`` (200) and ``taggrams`` (50, sigmoid activations in [0, 1]).
+        """
         x = self.input_bn(x.unsqueeze(1))  # [B, 1, T, F]
         padded = F.pad(x, (0, 0, 3, 3))  # time 3/3, frequency untouched ("valid")
         timbral = [
@@ -136,7 +155,18 @@ def _max_over_frequency(x: torch.Tensor) -> torch.Tensor:
 
 
 def musicnn(**params) -> MusiCNN:
-    """A MusiCNN with random weights (``MusiCNN(**params)``), in eval mode."""
+    """A MusiCNN with random weights (``MusiCNN(**params)``), in eval mode.
+
+    Parameters
+    ----------
+    **params
+        Keyword arguments of :class:`MusiCNN`.
+
+    Returns
+    -------
+    MusiCNN
+        The network, in eval mode, on the CPU.
+    """
     return MusiCNN(**params).eval()
 
 
@@ -153,7 +183,25 @@ def musicnn_weights_from_tensorflow(variables: dict[str, np.ndarray]) -> dict[st
     """Map the variables of a musicnn checkpoint onto :class:`MusiCNN`'s state dict.
 
     Every trained variable is mapped by name; optimizer slots (``*/Adam*``) and ``beta*_power``
-    are skipped. Raises ``KeyError`` naming any variable left unmapped or missing.
+    are skipped.
+
+    Parameters
+    ----------
+    variables : dict of str to numpy.ndarray
+        The checkpoint's variables by name (``conv2d/kernel`` [HWIO], ``batch_normalization/*``,
+        ``dense/kernel`` [in, out], ...), e.g. from
+        :func:`~embedexplore.models.checkpoint.read_checkpoint`.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        A state dict for ``MusiCNN().load_state_dict``: ``float32`` contiguous tensors,
+        kernels HWIO -> OIHW, dense ``W`` -> ``W.T``.
+
+    Raises
+    ------
+    KeyError
+        A variable is missing, or left unmapped (the message names those).
     """
     v = {k: a for k, a in variables.items() if "/Adam" not in k and "_power" not in k}
     used: set[str] = set()

@@ -23,7 +23,25 @@ POOLS = (((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)),
 
 
 class VGG(nn.Module):
-    """The VGG tagger. Input ``[batch, 187, 96]`` log-mel patches; output a dict of layers."""
+    """The VGG tagger. Input ``[batch, 187, 96]`` log-mel patches; output a dict of layers.
+
+    Parameters
+    ----------
+    n_mels : int, default: 96
+        Mel bands of the input.
+    n_frames : int, default: 187
+        Frames of the input (sets the size of the flattened ``embeddings``).
+    n_classes : int, default: 50
+        Tags.
+    filters : int, default: 128
+        Filters of each convolution.
+
+    Attributes
+    ----------
+    dims : dict of str to int
+        Each layer's dimension: ``embeddings`` 256 (2 x 1 x 128 after the last pool),
+        ``taggrams`` 50 (with the default sizes).
+    """
 
     LAYERS = ("embeddings", "taggrams")
 
@@ -51,6 +69,21 @@ class VGG(nn.Module):
         self.dims = {"embeddings": flat, "taggrams": n_classes}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every layer for a batch of log-mel patches.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``float32`` tensor of shape ``(batch, n_frames, n_mels)``, ``(batch, 187, 96)`` for
+            the trained weights.
+
+        Returns
+        -------
+        dict of str to torch.Tensor
+            The layers of :attr:`LAYERS`, each of shape ``(batch, dim)`` with ``dim`` from
+            :attr:`dims`: ``embeddings`` (256, flattened in TensorFlow's NHWC order) and
+            ``taggrams`` (50, sigmoid activations in [0, 1]).
+        """
         h = self.input_bn(x.unsqueeze(1))
         for i, (conv, bn, pool) in enumerate(zip(self.convs, self.bns, self.pools, strict=True)):
             if i == 0 and self._first is not None:
@@ -63,13 +96,44 @@ class VGG(nn.Module):
 
 
 def vgg(**params) -> VGG:
-    """A VGG with random weights (``VGG(**params)``), in eval mode."""
+    """A VGG with random weights (``VGG(**params)``), in eval mode.
+
+    Parameters
+    ----------
+    **params
+        Keyword arguments of :class:`VGG`.
+
+    Returns
+    -------
+    VGG
+        The network, in eval mode, on the CPU.
+    """
     return VGG(**params).eval()
 
 
 def vgg_weights_from_tensorflow(variables: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    """Map the variables of a musicnn VGG checkpoint onto :class:`VGG`'s state dict; raises
-    ``KeyError`` naming any variable left unmapped or missing."""
+    """Map the variables of a musicnn VGG checkpoint onto :class:`VGG`'s state dict.
+
+    Optimizer slots (``*/Adam*``) and ``beta*_power`` are skipped.
+
+    Parameters
+    ----------
+    variables : dict of str to numpy.ndarray
+        The checkpoint's variables by name (``1CNN/kernel`` .. ``5CNN/kernel`` [HWIO],
+        ``batch_normalization*``, ``dense/kernel`` [in, out]), e.g. from
+        :func:`~embedexplore.models.checkpoint.read_checkpoint`.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        A state dict for ``VGG().load_state_dict``: ``float32`` contiguous tensors, kernels
+        HWIO -> OIHW, dense ``W`` -> ``W.T``.
+
+    Raises
+    ------
+    KeyError
+        A variable is missing, or left unmapped (the message names those).
+    """
     v = {k: a for k, a in variables.items() if "/Adam" not in k and "_power" not in k}
     used: set[str] = set()
     out: dict[str, np.ndarray] = {}

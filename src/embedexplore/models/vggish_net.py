@@ -150,13 +150,29 @@ def vggish_mel_matrix(
 ) -> np.ndarray:
     """The mel weights of ``mel_features.spectrogram_to_mel_matrix``.
 
+    Parameters
+    ----------
+    n_mels : int, default: 64
+        Mel bands.
+    n_bins : int, default: 257
+        Frequency bins of the magnitude spectrum (``n_fft // 2 + 1``).
+    sample_rate : int, default: 16000
+        Sample rate of the audio in Hz.
+    fmin, fmax : float, default: 125.0, 7500.0
+        Lowest and highest edge of the bands in Hz.
+
     Returns
     -------
-    np.ndarray [shape=(n_bins, n_mels)], float64
-        ``mel = magnitude @ matrix``. Bin ``j`` is at ``j * (sr / 2) / (n_bins - 1)`` Hz; band
-        ``i`` is the triangle over the HTK-mel edges ``e[i], e[i+1], e[i+2]`` (``n_mels + 2``
-        points evenly spaced in mel from ``fmin`` to ``fmax``), linear in mel, peak 1; row 0 (DC)
-        is zero.
+    numpy.ndarray
+        ``float64`` array of shape ``(n_bins, n_mels)``: ``mel = magnitude @ matrix``. Bin ``j``
+        is at ``j * (sr / 2) / (n_bins - 1)`` Hz; band ``i`` is the triangle over the HTK-mel
+        edges ``e[i], e[i+1], e[i+2]`` (``n_mels + 2`` points evenly spaced in mel from ``fmin``
+        to ``fmax``), linear in mel, peak 1; row 0 (DC) is zero.
+
+    Raises
+    ------
+    ValueError
+        Unless ``0 <= fmin < fmax <= sample_rate / 2``.
     """
     if not 0.0 <= fmin < fmax <= sample_rate / 2:
         raise ValueError(f"need 0 <= fmin < fmax <= {sample_rate / 2}, got {fmin}, {fmax}")
@@ -191,8 +207,19 @@ class VGGishFrontend(nn.Module):
         )
 
     def magnitude(self, waveform: torch.Tensor) -> torch.Tensor:
-        """The STFT magnitude ``[batch, frames, 257]``, ``frames = 1 + (samples - 400) // 160``
-        (zero when ``samples < 400``)."""
+        """The STFT magnitude of 25 ms frames every 10 ms (periodic Hann, 512-point FFT).
+
+        Parameters
+        ----------
+        waveform : torch.Tensor
+            Audio at 16 kHz of shape ``(batch, samples)`` or ``(samples,)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``float32`` tensor of shape ``(batch, frames, 257)`` (``batch`` 1 for a 1-D
+            waveform), ``frames = 1 + (samples - 400) // 160``, zero when ``samples < 400``.
+        """
         x = waveform.float()
         if x.ndim == 1:
             x = x.unsqueeze(0)
@@ -202,16 +229,32 @@ class VGGishFrontend(nn.Module):
         return torch.fft.rfft(frames, n=FFT_LENGTH).abs()
 
     def log_mel(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``log(mel + 0.01)``, ``[batch, frames, 64]``, of ``waveform`` ``[batch, samples]`` or
-        ``[samples]``."""
-        return torch.log(self.magnitude(waveform) @ self.mel_basis + LOG_OFFSET)
+        """The log-mel spectrogram ``log(mel + 0.01)``.
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``waveform``: ``[batch, samples]`` or ``[samples]`` at 16 kHz.
+        Parameters
+        ----------
+        waveform : torch.Tensor
+            Audio at 16 kHz of shape ``(batch, samples)`` or ``(samples,)``.
 
         Returns
         -------
-        torch.Tensor [shape=(batch * n_examples, 96, 64)]
+        torch.Tensor
+            ``float32`` tensor of shape ``(batch, frames, 64)``, frames as :meth:`magnitude`.
+        """
+        return torch.log(self.magnitude(waveform) @ self.mel_basis + LOG_OFFSET)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The log-mel examples of each waveform.
+
+        Parameters
+        ----------
+        waveform : torch.Tensor
+            Audio at 16 kHz of shape ``(batch, samples)`` or ``(samples,)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``float32`` tensor of shape ``(batch * n_examples, 96, 64)``, with
             ``n_examples = frames // 96`` per waveform; rows ``b * n_examples ..`` are waveform
             ``b``'s examples in time order. Empty when a waveform is shorter than 15600 samples.
         """
@@ -236,13 +279,23 @@ class VGGish(nn.Module):
 
     Parameters
     ----------
-    postprocess : bool
+    postprocess : bool, default: False
         Hold the PCA parameters (buffers ``pca_means`` [128] and ``pca_eigen_vectors``
         [128, 128], float64, zeros until set by ``load_state_dict``) and add the "postprocessed"
         layer.
-    quantisation : {"floor", "round"}
+    quantisation : {"floor", "round"}, default: "floor"
         How the postprocessor maps to 8 bits: ``"floor"`` as Google's ``vggish_postprocess``
         (``astype(np.uint8)`` truncates), ``"round"`` as torchvggish.
+
+    Attributes
+    ----------
+    dims : dict of str to int
+        ``{"embeddings": 128}``, plus ``"postprocessed": 128`` with ``postprocess=True``.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``quantisation``.
 
     Notes
     -----
@@ -277,9 +330,20 @@ class VGGish(nn.Module):
         return f"postprocess={self.postprocess}, quantisation={self.quantisation!r}"
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``x``: ``[batch, 96, 64]``. Returns ``{"embeddings": [batch, 128]}`` (pre-activation)
-        and, with PCA parameters, ``"postprocessed"`` ``[batch, 128]`` (integers 0..255 held in
-        float32)."""
+        """Every layer for a batch of log-mel examples.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``float32`` tensor of shape ``(batch, 96, 64)``: 96 frames (0.96 s) of 64 mel bands.
+
+        Returns
+        -------
+        dict of str to torch.Tensor
+            ``"embeddings"``: shape ``(batch, 128)``, pre-activation (no ReLU); with PCA
+            parameters (``postprocess=True``) also ``"postprocessed"``: ``float32`` of shape
+            ``(batch, 128)`` holding integers 0..255.
+        """
         h = x.unsqueeze(1)  # [B, 1, 96, 64]: NCHW of the original's NHWC [B, 96, 64, 1]
         h = F.max_pool2d(F.relu(self.conv1(h)), 2, 2)
         h = F.max_pool2d(F.relu(self.conv2(h)), 2, 2)
@@ -294,8 +358,26 @@ class VGGish(nn.Module):
         return out
 
     def postprocess_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """PCA (with whitening), clipping to [-2, 2] and 8-bit quantisation, in float64 as the
-        original; ``[batch, 128]`` -> ``[batch, 128]`` float32 holding integers 0..255."""
+        """PCA (with whitening), clipping to [-2, 2] and 8-bit quantisation.
+
+        Computed in float64, as the original.
+
+        Parameters
+        ----------
+        embeddings : torch.Tensor
+            Tensor of shape ``(batch, 128)``: the ``"embeddings"`` layer.
+
+        Returns
+        -------
+        torch.Tensor
+            ``float32`` tensor of shape ``(batch, 128)`` holding integers 0..255, quantised as
+            :attr:`quantisation` says.
+
+        Raises
+        ------
+        RuntimeError
+            This VGGish holds no PCA parameters (``postprocess=False``).
+        """
         if not self.postprocess:
             raise RuntimeError("this VGGish holds no PCA parameters (postprocess=False)")
         x = embeddings.double()
@@ -308,7 +390,18 @@ class VGGish(nn.Module):
 
 
 def vggish(**params) -> VGGish:
-    """A VGGish with random weights (``VGGish(**params)``), in eval mode."""
+    """A VGGish with random weights (``VGGish(**params)``), in eval mode.
+
+    Parameters
+    ----------
+    **params
+        Keyword arguments of :class:`VGGish`.
+
+    Returns
+    -------
+    VGGish
+        The network, in eval mode, on the CPU.
+    """
     return VGGish(**params).eval()
 
 
@@ -342,8 +435,10 @@ def _float32(out: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
 
 
 def vggish_pca(params) -> dict[str, torch.Tensor]:
-    """Map the PCA parameters of ``vggish_pca_params.npz`` (Google) or
-    ``vggish_pca_params-970ea276.pth`` (torchvggish) onto :class:`VGGish`'s buffers.
+    """Map VGGish's PCA parameters onto :class:`VGGish`'s buffers.
+
+    Those of ``vggish_pca_params.npz`` (Google) or ``vggish_pca_params-970ea276.pth``
+    (torchvggish).
 
     Parameters
     ----------
@@ -353,9 +448,16 @@ def vggish_pca(params) -> dict[str, torch.Tensor]:
 
     Returns
     -------
-    dict of str to torch.Tensor, float64
-        ``pca_eigen_vectors`` [128, 128] and ``pca_means`` [128]. Raises ``KeyError`` naming
-        any entry missing or left over, ``ValueError`` on a wrong shape.
+    dict of str to torch.Tensor
+        ``pca_eigen_vectors``: ``float64`` tensor of shape ``(128, 128)``; ``pca_means``:
+        ``float64`` tensor of shape ``(128,)``.
+
+    Raises
+    ------
+    KeyError
+        An entry is missing or left over (the message names it).
+    ValueError
+        An entry has the wrong shape.
     """
     expected = ("pca_eigen_vectors", "pca_means")
     _check(
@@ -397,8 +499,15 @@ def vggish_weights_from_tensorflow(
     Returns
     -------
     dict of str to torch.Tensor
-        Kernels HWIO -> OIHW, dense ``W`` -> ``W.T``; float32. Raises ``KeyError`` naming any
-        variable left unmapped or missing.
+        A state dict for :class:`VGGish`: kernels HWIO -> OIHW, dense ``W`` -> ``W.T``;
+        ``float32`` (the PCA parameters, when given, ``float64``).
+
+    Raises
+    ------
+    KeyError
+        A variable is missing or left unmapped, or (from :func:`vggish_pca`) a PCA entry.
+    ValueError
+        PCA parameters of the wrong shape.
     """
     v = {
         k: a
@@ -458,10 +567,17 @@ def vggish_weights_from_torchvggish(state_dict, pca=None) -> dict[str, torch.Ten
     Returns
     -------
     dict of str to torch.Tensor
-        float32 weights (float64 PCA parameters). The mapping is one to one: torchvggish
-        transposes the last feature map ``[N, C, H, W]`` to ``[N, H, W, C]`` before flattening,
-        the NHWC order of the original and of :class:`VGGish`, so ``embeddings.0.weight`` is
-        used as it is. Raises ``KeyError`` naming any entry left unmapped or missing.
+        A state dict for :class:`VGGish`: ``float32`` weights (``float64`` PCA parameters).
+        The mapping is one to one: torchvggish transposes the last feature map
+        ``[N, C, H, W]`` to ``[N, H, W, C]`` before flattening, the NHWC order of the original
+        and of :class:`VGGish`, so ``embeddings.0.weight`` is used as it is.
+
+    Raises
+    ------
+    KeyError
+        An entry is missing or left unmapped (the message names it).
+    ValueError
+        PCA parameters given twice or of the wrong shape.
     """
     v = dict(state_dict)
     used: set[str] = set()
@@ -599,14 +715,17 @@ def load_vggish(
     pca : path or dict, optional
         The PCA parameters: Google's ``vggish_pca_params.npz`` or torchvggish's
         ``vggish_pca_params-970ea276.pth``; adds the "postprocessed" layer.
-    device : str or torch.device
+    device : str or torch.device, default: "cpu"
         ``"auto"`` picks CUDA when a GPU is visible, else the CPU.
-    quantisation : {"floor", "round"}
+    quantisation : {"floor", "round"}, default: "floor"
         The postprocessor's 8-bit cast: Google's (``"floor"``) or torchvggish's (``"round"``).
 
     Returns
     -------
     VGGishEmbedder
+        The network in eval mode on ``device``, with its input pipeline: its
+        :meth:`~VGGishEmbedder.embed` gives ``float32`` arrays of shape ``(n_examples, 128)``
+        per 0.96 s example.
 
     Raises
     ------
@@ -615,6 +734,10 @@ def load_vggish(
         not ship them).
     KeyError
         The weights or PCA parameters miss a variable or hold one VGGish has no place for.
+    ValueError
+        A file of a format it does not read (e.g. Google's V1 ``.ckpt``, the message says how
+        to convert it), weights of no known naming, PCA parameters given twice, or an unknown
+        ``quantisation``.
     """
     variables = weights if isinstance(weights, dict) else _read(weights, "VGGish weights")
     pca_params = pca if pca is None or isinstance(pca, dict) else _read(pca, "VGGish PCA file")
@@ -629,6 +752,15 @@ def load_vggish(
 class VGGishEmbedder:
     """VGGish with its input pipeline, ready to embed audio (see :func:`load_vggish`).
 
+    Parameters
+    ----------
+    network : VGGish
+        The network with its weights loaded; moved to ``device`` and put in eval mode.
+    device : str or torch.device, default: "cpu"
+        ``"auto"`` picks CUDA when a GPU is visible, else the CPU.
+    source : str, default: ""
+        Where the weights came from (shown by ``repr``).
+
     Attributes
     ----------
     name : str
@@ -636,6 +768,7 @@ class VGGishEmbedder:
     layers : dict of str to int
         ``{"embeddings": 128}``, plus ``"postprocessed": 128`` with PCA parameters.
     device : torch.device
+        Where the network and the frontend run.
     network : VGGish
         Log-mel examples ``[batch, 96, 64]`` -> dict of layers, in eval mode.
     frontend : VGGishFrontend
@@ -674,9 +807,31 @@ class VGGishEmbedder:
         *,
         pad_short: bool = True,
     ) -> torch.Tensor:
-        """The log-mel examples ``[n_examples, 96, 64]`` of a mono waveform, on :attr:`device`.
+        """The log-mel examples of a mono waveform, on :attr:`device`.
 
         Example ``k`` starts at ``k * 0.96`` s; see the class notes for short input.
+
+        Parameters
+        ----------
+        waveform : numpy.ndarray or torch.Tensor
+            Mono audio of shape ``(n,)``, as for :meth:`embed`.
+        sample_rate : int, default: 16000
+            Its sample rate in Hz.
+        pad_short : bool, default: True
+            Repeat a waveform shorter than one example until it fills one.
+
+        Returns
+        -------
+        torch.Tensor
+            ``float32`` tensor of shape ``(n_examples, 96, 64)``: 96 frames of 64 log-mel bands
+            each, ``n_examples = (1 + (m - 400) // 160) // 96`` for ``m >= 400`` samples at
+            16 kHz (after padding), else 0.
+
+        Raises
+        ------
+        ValueError
+            A waveform that is not 1-D, not real or not finite, or a sample rate that is not
+            positive.
         """
         x = mono_16k(waveform, sample_rate)
         if pad_short and 0 < x.size < EXAMPLE_SAMPLES:
@@ -692,7 +847,20 @@ class VGGishEmbedder:
 
     @torch.inference_mode()
     def forward(self, examples: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The network on log-mel examples ``[batch, 96, 64]``; float32 outputs."""
+        """The network on log-mel examples, in float32 (TF32 convolutions off, as the original).
+
+        Parameters
+        ----------
+        examples : torch.Tensor
+            ``float32`` tensor of shape ``(batch, 96, 64)`` (as :meth:`examples` returns them),
+            moved to :attr:`device`.
+
+        Returns
+        -------
+        dict of str to torch.Tensor
+            One entry per layer in :attr:`layers`, each a ``float32`` tensor of shape
+            ``(batch, 128)`` on :attr:`device`.
+        """
         cudnn = torch.backends.cudnn.allow_tf32
         torch.backends.cudnn.allow_tf32 = False  # float32 convolutions, as the original
         try:
@@ -714,22 +882,31 @@ class VGGishEmbedder:
 
         Parameters
         ----------
-        waveform : np.ndarray or torch.Tensor [shape=(n,)]
-            Mono audio, float in [-1, 1] (the original reads 16-bit WAV / 32768), any sample
-            rate (resampled to 16 kHz with soxr HQ if needed).
-        sample_rate : int
-            Its sample rate.
-        batch_size : int
+        waveform : numpy.ndarray or torch.Tensor
+            Mono audio of shape ``(n,)``, float in [-1, 1] (the original reads 16-bit WAV /
+            32768; integer PCM is scaled so), any sample rate (resampled to 16 kHz with soxr HQ
+            if needed).
+        sample_rate : int, default: 16000
+            Its sample rate in Hz.
+        batch_size : int, default: 64
             Examples per forward pass.
-        pad_short : bool
+        pad_short : bool, default: True
             Repeat a waveform shorter than one example until it fills one (see the class notes).
 
         Returns
         -------
-        dict of str to np.ndarray [shape=(n_examples, 128)], float32
-            One entry per layer in :attr:`layers`; row ``k`` is the example starting at
-            ``k * 0.96`` s.
+        dict of str to numpy.ndarray
+            One entry per layer in :attr:`layers`, each a ``float32`` array of shape
+            ``(n_examples, 128)``; row ``k`` is the example starting at ``k * 0.96`` s.
+
+        Raises
+        ------
+        ValueError
+            A waveform that is not 1-D, not real or not finite, a sample rate that is not
+            positive, or ``batch_size < 1``.
         """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         examples = self.examples(waveform, sample_rate, pad_short=pad_short)
         outputs: dict[str, list[np.ndarray]] = {k: [] for k in self.layers}
         for i in range(0, len(examples), batch_size):
