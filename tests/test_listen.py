@@ -68,9 +68,11 @@ def test_players_for_segments_and_for_tracks(demo_store):
     emb = ee.open_store(store)
     collection = ee.scan(folder, progress=False)
     rows = emb.segments.iloc[[0, 50, 100]].copy()
-    rows["artist"] = ["a <b>", "c", "d"]
+    rows["artist"] = ["a <b>", np.nan, "d"]
     html = listen.players(rows, emb).data
     assert html.count("<audio") == 3 and "a &lt;b&gt;" in html and "<b>" not in html
+    visible = re.sub(r'base64,[^"]+', "", html)
+    assert "<td></td>" in visible and "nan" not in visible  # a missing artist shows as nothing
     # a segment's player holds the same bytes as listen.segment gives
     first = re.search(r'base64,([^"]+)"', html).group(1)
     assert base64.b64decode(first) == listen.segment(emb, 0).data

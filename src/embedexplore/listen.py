@@ -279,8 +279,13 @@ def players(
 
 
 def _text(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
     if isinstance(value, list | tuple | np.ndarray):
         return ", ".join(str(v) for v in value)
-    return "" if value is None or (np.isscalar(value) and pd.isna(value)) else str(value)
+    try:
+        if pd.isna(value):  # a missing artist or album shows as nothing, not "nan"
+            return ""
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, float | np.floating):
+        return f"{value:.3g}"
+    return str(value)
