@@ -128,6 +128,8 @@ def test_views_reduction_filters_and_highlight(explorer, explorer_parts):
     explorer.color_by = "genre"  # the untagged demo file has no genre: "(unknown)", not "nan"
     labels = {e["label"] for e in explorer.legend}
     assert "(unknown)" in labels and "nan" not in labels and "Metal" in labels
+    colors = {e["label"]: e["color"] for e in explorer.legend}
+    assert colors["(unknown)"] == "#c9c9c9" and len(set(colors.values())) == len(colors)
     explorer.color_by = "tag:electronic"
     assert explorer.color_kind == "continuous" and len(explorer.legend) == 32
     explorer.right = {"projection": "tags", "x_tag": "electronic", "y_tag": "rock"}

@@ -43,6 +43,7 @@ _PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#
             "#ff9da7", "#9c755f", "#a0cbe8", "#ffbe7d", "#ff9d9a", "#8cd17d", "#f1ce63",
             "#d4a6c8", "#fabfd2", "#d7b5a6", "#86bcb6", "#b6992d"]  # fmt: skip
 _OTHER = "#8a8a8a"
+_UNKNOWN = "#c9c9c9"
 _RAMP_STEPS = 32
 _MAX_ID = 2**53  # request ids are echoed back; keep them plain JSON numbers or short strings
 
@@ -774,8 +775,12 @@ def _categories(labels: np.ndarray) -> tuple[np.ndarray, list[dict]]:
     rank[order] = np.arange(len(values))
     k = len(_PALETTE)
     codes = np.minimum(rank[inverse], k)
-    legend = [{"label": str(values[i]), "color": _PALETTE[j], "count": int(counts[i])}
-              for j, i in enumerate(order[:k])]  # fmt: skip
+    # tracks without the tag are light grey, whatever their number, and take no palette colour
+    # (in a collection without genre tags they are most points: they must not look like a genre)
+    colors = iter(_PALETTE)
+    legend = [{"label": str(values[i]), "count": int(counts[i]),
+               "color": _UNKNOWN if values[i] == "(unknown)" else next(colors)}
+              for i in order[:k]]  # fmt: skip
     if len(values) > k:
         rest = int(counts[order[k:]].sum())
         legend.append({"label": f"{len(values) - k} others", "color": _OTHER, "count": rest})
