@@ -21,7 +21,6 @@ def pytest_configure(config):
     _made.append(base)
     os.environ["EMBEDEXPLORE_CACHE"] = os.path.join(base, "cache")
     os.environ["EMBEDEXPLORE_OUT"] = os.path.join(base, "playlists")
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
 
 
 def pytest_unconfigure(config):

@@ -17,11 +17,11 @@ import pytest
 
 import embedexplore
 from audiofiles import excerpt
-from conftest import real_music
 from embedexplore import audio, load_model
 from embedexplore.cli import main
 from embedexplore.extraction import DEFAULT_MODELS, extract
 from embedexplore.store import Store, StoreError
+from realmusic import real_music
 
 pytestmark = pytest.mark.realmusic
 

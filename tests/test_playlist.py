@@ -11,8 +11,8 @@ import pytest
 
 import embedexplore
 from audiofiles import excerpt
-from conftest import real_music
 from embedexplore import playlist
+from realmusic import real_music
 
 pytestmark = pytest.mark.realmusic
 MODEL = "musicnn-msd"

@@ -84,7 +84,7 @@ def test_tag_axes_and_inputs(rng):
 @pytest.mark.realmusic
 def test_projecting_extracted_embeddings(tmp_path):
     from audiofiles import excerpt
-    from conftest import real_music
+    from realmusic import real_music
 
     for src in sorted(real_music("asc-music").glob("*.mp3")):
         excerpt(src, tmp_path / "music" / src.name, 12)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import audiofiles as af
-from conftest import real_music
 from embedexplore import audio, scan
+from realmusic import real_music
 
 pytestmark = pytest.mark.realmusic
 

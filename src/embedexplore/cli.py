@@ -65,6 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_ext.add_argument(
         "--retry-errors", action="store_true", help="try again the files that failed before"
     )
+    p_ext.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="run on a Dask cluster through its scheduler, e.g. tcp://host:8786 (needs "
+        "pip install 'embedexplore[distributed]'; the workers must see the music and the store "
+        "at the same paths)",
+    )  # fmt: skip
     _scan_options(p_ext)
 
     args = parser.parse_args(argv)
@@ -134,6 +140,7 @@ def _extract(args) -> int:
         collection, store=args.store, models=args.models, layers=layers, device=args.device,
         precision=args.precision, dtype=args.dtype, batch_size=args.batch_size,
         workers=args.decoders, progress=not args.quiet, retry_errors=args.retry_errors,
+        cluster=args.scheduler,
     )  # fmt: skip
     s = emb.stats
     print(

@@ -73,6 +73,8 @@ def extract(
     retry_errors: bool = False,
     shard_tracks: int = SHARD_TRACKS,
     shard_seconds: float = SHARD_SECONDS,
+    cluster=None,
+    max_in_flight: int | None = None,
 ) -> Embeddings:
     """Run the models over every segment of ``collection`` and keep the results in ``store``.
 
@@ -117,6 +119,16 @@ def extract(
         How much work is committed at a time (see the module docstring): a shard closes once
         it holds ``shard_tracks`` tracks (default 200) or ``shard_seconds`` seconds of audio
         (default 3600).
+    cluster : distributed.Client or str, optional
+        Run the shards on a Dask cluster: a ``distributed.Client``, or a scheduler's address
+        such as ``"tcp://host:8786"`` (needs ``pip install 'embedexplore[distributed]'``). The
+        workers must see the music and the store at the same paths as this process; they write
+        the shards' arrays, this process commits them, and the store ends as one machine would
+        write it. ``device`` and ``workers`` then apply on each worker (``workers``: its
+        decoding threads).
+    max_in_flight : int, optional
+        With ``cluster``: shards submitted at a time (default: two per worker thread), which
+        bounds the scheduler's queue and the driver's memory.
 
     Returns
     -------
@@ -151,17 +163,55 @@ def extract(
         raise ValueError(f"a model is named twice in {models}")
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-    device = _pick_device(device)
+    if cluster is not None:
+        from . import _cluster
+
+        client, own_client = _cluster.client_for(cluster)
+        try:
+            return _extract(collection, store, models, layers, device, precision, dtype,
+                            batch_size, workers, progress, retry_errors, shard_tracks,
+                            shard_seconds, t_start, client=client,
+                            max_in_flight=max_in_flight)  # fmt: skip
+        finally:
+            if own_client:
+                client.close()
+    return _extract(
+        collection, store, models, layers, device, precision, dtype, batch_size, workers,
+        progress, retry_errors, shard_tracks, shard_seconds, t_start,
+    )  # fmt: skip
+
+
+def _extract(collection, store, models, layers, device, precision, dtype, batch_size, workers,
+             progress, retry_errors, shard_tracks, shard_seconds, t_start, *, client=None,
+             max_in_flight=None) -> Embeddings:  # fmt: skip
+    if client is not None:
+        from . import _cluster
+        from .models import AUTO_PRECISION
+
+        if str(device) == "auto":  # what the workers see, not this process
+            device = client.submit(_cluster.worker_device_type, pure=False).result(timeout=300)
+        remote = torch.device(device)
+        if precision == "auto":
+            precision = AUTO_PRECISION.get(remote.type, "float32")
+        device = torch.device("cpu")  # the driver loads the models only to learn their layers
+    else:
+        device = remote = _pick_device(device)
     if batch_size is None:
-        batch_size = 1024 if device.type == "cuda" else 64
+        batch_size = 1024 if remote.type == "cuda" else 64
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if workers is None:
-        workers = max(1, (os.cpu_count() or 2) - 1) if device.type == "cuda" else 1
+        workers = max(1, (os.cpu_count() or 2) - 1) if remote.type == "cuda" else 1
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
 
-    taggers = {m: BUNDLES[m].get_model(device, precision) for m in models}
+    taggers = {
+        m: BUNDLES[m].get_model(device, "float32" if client is not None else precision)
+        for m in models
+    }
+    if client is not None:
+        for t in taggers.values():
+            t.precision = precision  # the workers' arithmetic, which the versions record
     precision = next(iter(taggers.values())).precision  # "auto" resolved
     kept_layers = {m: _layers(t, layers) for m, t in taggers.items()}
     versions = {m: _version(m, precision) for m in models}
@@ -194,14 +244,33 @@ def extract(
         run = _Run(st, manifest, taggers, kept_layers, versions, dtype, batch_size, have, device)
         audio_seconds = 0.0
         failed = 0
-        bar = _progress_bar(len(todo), device, progress)
+        bar = _progress_bar(len(todo), remote if client is None else "a cluster", progress)
         try:
-            with _Decoder(workers) as decoder:
-                decoded = decoder.map([t["path"] for t in todo], [t["duration"] for t in todo])
-                for shard in shards:
-                    seconds, n_failed = run.shard(shard, decoded, bar)
-                    audio_seconds += seconds
-                    failed += n_failed
+            if client is not None:
+                spec = {
+                    "store": str(st.path), "models": list(models), "device": str(remote),
+                    "precision": precision, "dtype": dtype, "layers": kept_layers,
+                    "versions": versions, "batch_size": batch_size, "decoders": workers,
+                }  # fmt: skip
+                if bar is not None and client.dashboard_link:
+                    bar.write(f"Dask dashboard: {client.dashboard_link}")
+
+                def commit(result):
+                    _adopt(run.manifest, run.have, result["parts"])
+                    run.manifest["errors"].update(result["errors"])
+                    st.commit(run.manifest)
+
+                audio_seconds, failed = _cluster.run_shards(
+                    client, shards, spec, run.have, commit, bar, max_in_flight
+                )
+            else:
+                with _Decoder(workers) as decoder:
+                    paths = [t["path"] for t in todo]
+                    decoded = decoder.map(paths, [t["duration"] for t in todo])
+                    for shard in shards:
+                        seconds, n_failed = run.shard(shard, decoded, bar)
+                        audio_seconds += seconds
+                        failed += n_failed
         finally:
             if bar is not None:
                 bar.close()
@@ -212,7 +281,7 @@ def extract(
         stats = ExtractStats(
             tracks=len(live), extracted=len(todo) - failed,
             reused=len(live) - len(todo) - len(errors.keys() - {t["id"] for t in todo}),
-            failed=failed, audio_seconds=audio_seconds, seconds=elapsed, device=str(device),
+            failed=failed, audio_seconds=audio_seconds, seconds=elapsed, device=str(remote),
             profile=dict(run.profile),
         )  # fmt: skip
     embeddings = Embeddings(st, models, stats=stats)
@@ -492,6 +561,10 @@ class _Run:
     have: dict[str, dict]
     device: torch.device
     profile: dict = field(default_factory=dict)
+    #: a cluster worker's run: parts are written and published, and listed in ``published``
+    #: for the driver, which alone commits them (see :func:`_adopt`)
+    publish_only: bool = False
+    published: list = field(default_factory=list)
 
     def shard(self, tracks: list[dict], decoded, bar) -> tuple[float, int]:
         """Decode, run and commit one shard; returns (audio seconds, failed tracks).
@@ -591,14 +664,38 @@ class _Run:
                 n_segments=w.n_segments, arrays=arrays,
             )  # fmt: skip
             added.append((m, pid, w))
-        for m, pid, w in added:
-            if pid not in self.manifest["models"][m]["parts"]:
-                self.manifest["models"][m]["parts"].append(pid)
-            off = 0
-            for t, n in zip(w.tracks, w.n_segments, strict=True):
-                self.have[m][t["id"]] = (pid, off, n)
-                off += n
+        published = [
+            (m, pid, [(t["id"], n) for t, n in zip(w.tracks, w.n_segments, strict=True)])
+            for m, pid, w in added
+        ]
+        if self.publish_only:
+            self.published += published
+            return
+        _adopt(self.manifest, self.have, published)
         self.store.commit(self.manifest)
+
+
+def _adopt(manifest: dict, have: dict, published: list) -> None:
+    """Name published parts in ``manifest`` (not yet written to disk) and record their rows in
+    ``have``.
+
+    Parameters
+    ----------
+    manifest : dict
+        The store's manifest, changed in place.
+    have : dict
+        ``{model: {track_id: (part_id, first_row, n_segments)}}``, changed in place.
+    published : list of tuple
+        ``(model, part_id, [(track_id, n_segments), ...])`` in row order, as a shard's run
+        lists them.
+    """
+    for m, pid, rows in published:
+        if pid not in manifest["models"][m]["parts"]:
+            manifest["models"][m]["parts"].append(pid)
+        off = 0
+        for tid, n in rows:
+            have[m][tid] = (pid, off, int(n))
+            off += int(n)
 
 
 def _compact(st: Store, manifest: dict, models, live: list[dict]) -> None:
