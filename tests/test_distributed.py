@@ -48,8 +48,18 @@ def cluster():
 
 
 def _extract(collection, store, **kw):
-    return ee.extract(collection, store=store, models=MODELS, device="cpu", progress=False,
-                      shard_tracks=3, **kw)  # fmt: skip
+    """Extraction with one torch thread, as Dask's worker processes run (OMP_NUM_THREADS=1):
+    with another number of threads the CPU's sums run in another order, and one value in a few
+    thousand lands on the neighbouring float16."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return ee.extract(collection, store=store, models=MODELS, device="cpu", progress=False,
+                          shard_tracks=3, **kw)  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _same_store(a, b) -> None:
@@ -67,6 +77,8 @@ def _same_store(a, b) -> None:
 
 
 def test_a_cluster_writes_the_store_one_machine_writes(folder, cluster, tmp_path):
+    threads = cluster.run(lambda: __import__("torch").get_num_threads())
+    assert set(threads.values()) == {1}  # what _extract uses here too
     single = _extract(folder, tmp_path / "single")
     assert single.stats.extracted == 7 and single.stats.failed == 1
     many = _extract(folder, tmp_path / "cluster", cluster=cluster)

@@ -1,0 +1,197 @@
+"""Faults on a Dask LocalCluster: a task that raises once, a worker process that dies in the
+middle of a shard, the driver killed half-way and run again. Each run ends with the store one
+machine writes without faults: no segment lost, none duplicated.
+
+Faults are injected into the worker processes with ``client.run`` before any task runs (each test
+has its own cluster); a flag file makes each fault happen once across the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import embedexplore as ee
+from audiofiles import excerpt
+from realmusic import real_music
+
+distributed = pytest.importorskip("distributed", reason="pip install 'embedexplore[distributed]'")
+
+pytestmark = [pytest.mark.realmusic, pytest.mark.slow]
+MODELS = ["musicnn-msd", "vgg-mtt"]
+TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory):
+    root = tmp_path_factory.mktemp("faults") / "music"
+    for i, src in enumerate(sorted(real_music("freedroidrpg-data").glob("*.ogg"))[:8]):
+        excerpt(src, root / f"{i:02d} {src.stem}.ogg", 4.0 + 2.0 * (i % 3))
+    return ee.scan(root, cache=False, progress=False)
+
+
+@pytest.fixture(scope="module")
+def reference(collection, tmp_path_factory):
+    store = tmp_path_factory.mktemp("reference") / "store"
+    _extract(collection, store)
+    return store
+
+
+def _extract(collection, store, **kw):
+    """Extraction with one torch thread, as Dask's worker processes run (OMP_NUM_THREADS=1):
+    with another number of threads the CPU's sums run in another order, and one value in a few
+    thousand lands on the neighbouring float16."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return ee.extract(collection, store=store, models=MODELS, device="cpu", progress=False,
+                          shard_tracks=3, **kw)  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as lc,
+        distributed.Client(lc, timeout=TIMEOUT) as c,
+    ):
+        yield c
+
+
+def _same_store(a, b) -> None:
+    import json
+
+    import numpy as np
+
+    ea, eb = ee.open_store(a), ee.open_store(b)
+    assert ea.segments.equals(eb.segments) and ea.tracks.equals(eb.tracks)
+    for m in MODELS:
+        for layer in ("taggrams", "embeddings"):
+            np.testing.assert_array_equal(ea.array(m, layer), eb.array(m, layer))
+    ma, mb = (json.loads((Path(p) / "manifest.json").read_text()) for p in (a, b))
+    assert {m: e["parts"] for m, e in ma["models"].items()} == {
+        m: e["parts"] for m, e in mb["models"].items()
+    }
+    for p in (a, b):  # nothing left over: one part per model, no stray temporary files
+        assert sorted(x.name for x in (Path(p) / "parts").iterdir()) == sorted(MODELS)
+        assert all(len(list((Path(p) / "parts" / m).iterdir())) == 1 for m in MODELS)
+
+
+def _once(flag: str) -> bool:
+    """True the first time it is called for ``flag`` anywhere on this machine."""
+    try:
+        os.close(os.open(flag, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _raise_once(flag: str) -> None:
+    import embedexplore._cluster as cluster
+
+    original = cluster.run_shard
+
+    def faulty(spec, tracks, need):
+        if _once(flag):
+            raise RuntimeError("injected fault: this task fails once")
+        return original(spec, tracks, need)
+
+    cluster.run_shard = faulty
+
+
+def _die_after_first_part(flag: str) -> None:
+    from embedexplore.store import Store
+
+    original = Store.write_part
+
+    def write_then_die(self, *args, **kwargs):
+        pid = original(self, *args, **kwargs)
+        if _once(flag):
+            os._exit(1)  # the worker process dies with a part published, not committed
+        return pid
+
+    Store.write_part = write_then_die
+
+
+def test_a_task_that_raises_once_is_retried(collection, reference, client, tmp_path):
+    flag = str(tmp_path / "raised")
+    client.run(_raise_once, flag)
+    emb = _extract(collection, tmp_path / "store", cluster=client)
+    assert Path(flag).exists(), "the fault did not happen"
+    assert emb.stats.extracted == 8 and emb.stats.failed == 0
+    _same_store(tmp_path / "store", reference)
+
+
+def test_a_worker_that_dies_mid_shard_loses_only_that_shard(
+    collection, reference, client, tmp_path
+):
+    flag = str(tmp_path / "died")
+    client.run(_die_after_first_part, flag)
+    emb = _extract(collection, tmp_path / "store", cluster=client)
+    assert Path(flag).exists(), "no worker died"
+    assert emb.stats.extracted == 8 and emb.stats.failed == 0
+    _same_store(tmp_path / "store", reference)
+
+
+def test_the_driver_killed_half_way_resumes(collection, reference, client, tmp_path):
+    """A driver process is killed once the first shard is committed; running the same
+    extraction again finishes the store."""
+    import json
+
+    store = tmp_path / "store"
+    saved = tmp_path / "collection.pkl"
+    saved.write_bytes(pickle.dumps(collection))
+    script = textwrap.dedent(f"""
+        import pickle, time
+        import embedexplore as ee
+        import embedexplore._cluster as cluster
+
+        original = cluster.run_shards
+
+        def slow_commit(client, shards, spec, have, commit, *args, **kwargs):
+            def commit_then_wait(result):
+                commit(result)
+                time.sleep(30)  # killed here, after its first commit
+            return original(client, shards, spec, have, commit_then_wait, *args, **kwargs)
+
+        cluster.run_shards = slow_commit
+        collection = pickle.loads(open({str(saved)!r}, "rb").read())
+        ee.extract(collection, store={str(store)!r}, models={MODELS!r}, device="cpu",
+                   progress=False, shard_tracks=3, cluster={client.scheduler.address!r})
+    """)
+    driver = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            manifest = store / "manifest.json"
+            parts = (
+                [p for e in json.loads(manifest.read_text())["models"].values() for p in e["parts"]]
+                if manifest.exists()
+                else []
+            )
+            if parts:
+                break
+            assert driver.poll() is None, "the driver ended before committing a shard"
+            assert time.monotonic() < deadline, "no shard committed in time"
+            time.sleep(0.2)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(30)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    emb = _extract(collection, store, cluster=client)
+    assert 0 < emb.stats.extracted < 8 and emb.stats.reused == 8 - emb.stats.extracted
+    _same_store(store, reference)
