@@ -54,6 +54,8 @@ def _extract(collection, store, **kw):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        if "cluster" in kw:  # a hang fails the test instead of eating CI
+            kw.setdefault("shard_timeout", TIMEOUT)
         return ee.extract(collection, store=store, models=MODELS, device="cpu", progress=False,
                           shard_tracks=3, **kw)  # fmt: skip
     finally:
@@ -170,7 +172,8 @@ def test_the_driver_killed_half_way_resumes(collection, reference, client, tmp_p
         cluster.run_shards = slow_commit
         collection = pickle.loads(open({str(saved)!r}, "rb").read())
         ee.extract(collection, store={str(store)!r}, models={MODELS!r}, device="cpu",
-                   progress=False, shard_tracks=3, cluster={client.scheduler.address!r})
+                   progress=False, shard_tracks=3, cluster={client.scheduler.address!r},
+                   shard_timeout={TIMEOUT})
     """)
     driver = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ))
     try:

@@ -117,42 +117,47 @@ def run_shards(
     """Run ``shards`` on the cluster, at most ``max_in_flight`` at a time (default: two per
     worker thread), calling ``commit(result)`` on the driver as each finishes.
 
-    Returns the seconds of audio extracted and the tracks that failed.
+    ``timeout``: seconds to wait for the next shard to finish before giving up with a
+    ``TimeoutError`` (None: no limit). Returns the seconds of audio extracted and the tracks
+    that failed.
     """
-    from distributed import as_completed
+    from distributed import wait
 
     if max_in_flight is None:
         threads = sum(client.nthreads().values()) or 1
         max_in_flight = 2 * threads
     pending = deque(shards)
+    in_flight: set = set()
     seconds, failed = 0.0, 0
-    per_worker: dict = {}
-    done = as_completed()
+    workers: set = set()
 
     def submit_next() -> None:
         tracks = pending.popleft()
         need = {m: [t["id"] for t in tracks if t["id"] not in have[m]] for m in spec["models"]}
         key = f"embedexplore-shard-{shard_id(spec, tracks, need)}"
-        done.add(client.submit(run_shard, spec, tracks, need, key=key, retries=2))
+        in_flight.add(client.submit(run_shard, spec, tracks, need, key=key, retries=2))
 
-    for _ in range(min(max_in_flight, len(pending))):
+    while pending and len(in_flight) < max_in_flight:
         submit_next()
-    for future in done:
-        result = future.result(timeout=timeout)
-        commit(result)
-        seconds += result["seconds"]
-        failed += result["failed"]
-        w = per_worker.setdefault(result["worker"], [0.0, 0.0])
-        w[0] += result["seconds"]
-        w[1] += result["elapsed"]
-        if bar is not None:
-            bar.update(result["tracks"])
-            bar.audio_seconds += result["seconds"]
-            bar.set_postfix_str(
-                f"{bar.audio_seconds / 3600:.2f} h audio, {len(per_worker)} workers, "
-                f"{failed} failed"
-            )
-        future.release()
-        if pending:
-            submit_next()
+    while in_flight:
+        done, in_flight = wait(in_flight, timeout=timeout, return_when="FIRST_COMPLETED")
+        in_flight = set(in_flight)
+        for future in done:
+            result = future.result()  # raises what the task raised after its retries
+            commit(result)
+            seconds += result["seconds"]
+            failed += result["failed"]
+            workers.add(result["worker"])
+            if bar is not None:
+                bar.update(result["tracks"])
+                bar.audio_seconds += result["seconds"]
+                elapsed = time.perf_counter() - bar.started
+                bar.set_postfix_str(
+                    f"{bar.audio_seconds / 3600:.2f} h audio, "
+                    f"{bar.audio_seconds / max(elapsed, 1e-9):.0f}x realtime, "
+                    f"{len(workers)} workers, {failed} failed"
+                )
+            future.release()
+            if pending:
+                submit_next()
     return seconds, failed

@@ -75,6 +75,7 @@ def extract(
     shard_seconds: float = SHARD_SECONDS,
     cluster=None,
     max_in_flight: int | None = None,
+    shard_timeout: float | None = None,
 ) -> Embeddings:
     """Run the models over every segment of ``collection`` and keep the results in ``store``.
 
@@ -129,6 +130,9 @@ def extract(
     max_in_flight : int, optional
         With ``cluster``: shards submitted at a time (default: two per worker thread), which
         bounds the scheduler's queue and the driver's memory.
+    shard_timeout : float, optional
+        With ``cluster``: seconds to wait for the next shard to finish before giving up with a
+        ``TimeoutError`` (what was committed is kept); default: no limit.
 
     Returns
     -------
@@ -171,7 +175,7 @@ def extract(
             return _extract(collection, store, models, layers, device, precision, dtype,
                             batch_size, workers, progress, retry_errors, shard_tracks,
                             shard_seconds, t_start, client=client,
-                            max_in_flight=max_in_flight)  # fmt: skip
+                            max_in_flight=max_in_flight, shard_timeout=shard_timeout)  # fmt: skip
         finally:
             if own_client:
                 client.close()
@@ -183,7 +187,7 @@ def extract(
 
 def _extract(collection, store, models, layers, device, precision, dtype, batch_size, workers,
              progress, retry_errors, shard_tracks, shard_seconds, t_start, *, client=None,
-             max_in_flight=None) -> Embeddings:  # fmt: skip
+             max_in_flight=None, shard_timeout=None) -> Embeddings:  # fmt: skip
     if client is not None:
         from . import _cluster
         from .models import AUTO_PRECISION
@@ -261,7 +265,7 @@ def _extract(collection, store, models, layers, device, precision, dtype, batch_
                     st.commit(run.manifest)
 
                 audio_seconds, failed = _cluster.run_shards(
-                    client, shards, spec, run.have, commit, bar, max_in_flight
+                    client, shards, spec, run.have, commit, bar, max_in_flight, shard_timeout
                 )
             else:
                 with _Decoder(workers) as decoder:
