@@ -7,20 +7,17 @@ stores hold identical arrays, segment tables and committed parts.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 import embedexplore as ee
 from audiofiles import excerpt
+from clusters import MODELS, assert_same_store, extract, local_cluster
 from realmusic import real_music
 
 distributed = pytest.importorskip("distributed", reason="pip install 'embedexplore[distributed]'")
 
 pytestmark = [pytest.mark.realmusic, pytest.mark.slow]
-MODELS = ["musicnn-msd", "vgg-mtt"]
-TIMEOUT = 300  # every wait on the cluster is bounded: a hang fails instead of eating CI
 
 
 @pytest.fixture(scope="module")
@@ -37,70 +34,34 @@ def folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cluster():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-            worker_class=distributed.Nanny,
-        ) as lc,
-        distributed.Client(lc, timeout=TIMEOUT) as client,
-    ):  # fmt: skip
+    with local_cluster() as client:
         yield client
-
-
-def _extract(collection, store, models=MODELS, **kw):
-    """Extraction with one torch thread, as Dask's worker processes run (OMP_NUM_THREADS=1):
-    with another number of threads the CPU's sums run in another order, and one value in a few
-    thousand lands on the neighbouring float16."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        if "cluster" in kw:  # a hang fails the test instead of eating CI
-            kw.setdefault("shard_timeout", TIMEOUT)
-        return ee.extract(collection, store=store, models=models, device="cpu", progress=False,
-                          shard_tracks=3, **kw)  # fmt: skip
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _same_store(a, b) -> None:
-    ea, eb = ee.open_store(a), ee.open_store(b)
-    assert list(ea.models) == list(eb.models) == MODELS
-    assert ea.segments.equals(eb.segments) and ea.tracks.equals(eb.tracks)
-    for m in MODELS:
-        for layer in ("taggrams", "embeddings"):
-            np.testing.assert_array_equal(ea.array(m, layer), eb.array(m, layer))
-    assert ea.errors.equals(eb.errors) and len(ea.errors) == 1
-    ma, mb = (json.loads((p / "manifest.json").read_text()) for p in (a, b))
-    assert {m: e["parts"] for m, e in ma["models"].items()} == {
-        m: e["parts"] for m, e in mb["models"].items()
-    }
 
 
 def test_a_cluster_writes_the_store_one_machine_writes(folder, cluster, tmp_path):
     threads = cluster.run(lambda: __import__("torch").get_num_threads())
     assert set(threads.values()) == {1}  # what _extract uses here too
-    single = _extract(folder, tmp_path / "single")
+    single = extract(folder, tmp_path / "single")
     assert single.stats.extracted == 7 and single.stats.failed == 1
-    many = _extract(folder, tmp_path / "cluster", cluster=cluster)
+    many = extract(folder, tmp_path / "cluster", cluster=cluster)
     assert many.stats.extracted == 7 and many.stats.failed == 1
-    _same_store(tmp_path / "single", tmp_path / "cluster")
+    assert_same_store(tmp_path / "single", tmp_path / "cluster")
+    assert len(ee.open_store(tmp_path / "cluster").errors) == 1
     # both workers took part: the models ran in two processes, each loaded once
     loaded = cluster.run(lambda: len(__import__("embedexplore._cluster")._cluster._MODELS))
     assert sorted(loaded.values()) == [1, 1]
     # a second run on the cluster finds nothing to do
-    again = _extract(folder, tmp_path / "cluster", cluster=cluster)
+    again = extract(folder, tmp_path / "cluster", cluster=cluster)
     assert again.stats.extracted == 0 and again.stats.reused == 7
 
 
 def test_a_scheduler_address_works_too_and_resumes_a_partial_store(folder, cluster, tmp_path):
     collection = folder
     # half the models on one machine first, then the rest through the scheduler's address
-    _extract(collection, tmp_path / "s", models=MODELS[:1])
-    _extract(collection, tmp_path / "s", cluster=cluster.scheduler.address)
-    _extract(folder, tmp_path / "one")
-    _same_store(tmp_path / "s", tmp_path / "one")
+    extract(collection, tmp_path / "s", models=MODELS[:1])
+    extract(collection, tmp_path / "s", cluster=cluster.scheduler.address)
+    extract(folder, tmp_path / "one")
+    assert_same_store(tmp_path / "s", tmp_path / "one")
 
 
 def test_cluster_argument_errors(folder, tmp_path):
@@ -121,6 +82,6 @@ def test_the_command_line_extracts_through_a_scheduler(folder, cluster, tmp_path
     # the same tracks, cut into other shards (so other batches): the same values
     np.testing.assert_allclose(
         np.asarray(ee.open_store(tmp_path / "cli").array("vgg-mtt"), np.float32),
-        np.asarray(_extract(folder, tmp_path / "one").array("vgg-mtt"), np.float32),
+        np.asarray(extract(folder, tmp_path / "one").array("vgg-mtt"), np.float32),
         atol=2e-3,
     )

@@ -21,13 +21,12 @@ import pytest
 
 import embedexplore as ee
 from audiofiles import excerpt
+from clusters import MODELS, TIMEOUT, assert_same_store, extract, local_cluster
 from realmusic import real_music
 
 distributed = pytest.importorskip("distributed", reason="pip install 'embedexplore[distributed]'")
 
 pytestmark = [pytest.mark.realmusic, pytest.mark.slow]
-MODELS = ["musicnn-msd", "vgg-mtt"]
-TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
@@ -41,55 +40,14 @@ def collection(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(collection, tmp_path_factory):
     store = tmp_path_factory.mktemp("reference") / "store"
-    _extract(collection, store)
+    extract(collection, store)
     return store
-
-
-def _extract(collection, store, **kw):
-    """Extraction with one torch thread, as Dask's worker processes run (OMP_NUM_THREADS=1):
-    with another number of threads the CPU's sums run in another order, and one value in a few
-    thousand lands on the neighbouring float16."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        if "cluster" in kw:  # a hang fails the test instead of eating CI
-            kw.setdefault("shard_timeout", TIMEOUT)
-        return ee.extract(collection, store=store, models=MODELS, device="cpu", progress=False,
-                          shard_tracks=3, **kw)  # fmt: skip
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture
 def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as lc,
-        distributed.Client(lc, timeout=TIMEOUT) as c,
-    ):
+    with local_cluster() as c:  # its own cluster: faults are injected before any task runs
         yield c
-
-
-def _same_store(a, b) -> None:
-    import json
-
-    import numpy as np
-
-    ea, eb = ee.open_store(a), ee.open_store(b)
-    assert ea.segments.equals(eb.segments) and ea.tracks.equals(eb.tracks)
-    for m in MODELS:
-        for layer in ("taggrams", "embeddings"):
-            np.testing.assert_array_equal(ea.array(m, layer), eb.array(m, layer))
-    ma, mb = (json.loads((Path(p) / "manifest.json").read_text()) for p in (a, b))
-    assert {m: e["parts"] for m, e in ma["models"].items()} == {
-        m: e["parts"] for m, e in mb["models"].items()
-    }
-    for p in (a, b):  # nothing left over: one part per model, no stray temporary files
-        assert sorted(x.name for x in (Path(p) / "parts").iterdir()) == sorted(MODELS)
-        assert all(len(list((Path(p) / "parts" / m).iterdir())) == 1 for m in MODELS)
 
 
 def _once(flag: str) -> bool:
@@ -131,10 +89,10 @@ def _die_after_first_part(flag: str) -> None:
 def test_a_task_that_raises_once_is_retried(collection, reference, client, tmp_path):
     flag = str(tmp_path / "raised")
     client.run(_raise_once, flag)
-    emb = _extract(collection, tmp_path / "store", cluster=client)
+    emb = extract(collection, tmp_path / "store", cluster=client)
     assert Path(flag).exists(), "the fault did not happen"
     assert emb.stats.extracted == 8 and emb.stats.failed == 0
-    _same_store(tmp_path / "store", reference)
+    assert_same_store(tmp_path / "store", reference)
 
 
 def test_a_worker_that_dies_mid_shard_loses_only_that_shard(
@@ -142,10 +100,10 @@ def test_a_worker_that_dies_mid_shard_loses_only_that_shard(
 ):
     flag = str(tmp_path / "died")
     client.run(_die_after_first_part, flag)
-    emb = _extract(collection, tmp_path / "store", cluster=client)
+    emb = extract(collection, tmp_path / "store", cluster=client)
     assert Path(flag).exists(), "no worker died"
     assert emb.stats.extracted == 8 and emb.stats.failed == 0
-    _same_store(tmp_path / "store", reference)
+    assert_same_store(tmp_path / "store", reference)
 
 
 def test_the_driver_killed_half_way_resumes(collection, reference, client, tmp_path):
@@ -195,6 +153,6 @@ def test_the_driver_killed_half_way_resumes(collection, reference, client, tmp_p
     finally:
         if driver.poll() is None:
             driver.kill()
-    emb = _extract(collection, store, cluster=client)
+    emb = extract(collection, store, cluster=client)
     assert 0 < emb.stats.extracted < 8 and emb.stats.reused == 8 - emb.stats.extracted
-    _same_store(store, reference)
+    assert_same_store(store, reference)

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import audio
 
-__all__ = ["LISTEN_RATE", "MAX_CLIP_SECONDS", "clip", "wav_bytes"]
+__all__ = ["LISTEN_RATE", "MAX_CLIP_SECONDS", "clip", "faded_span", "wav_bytes"]
 
 LISTEN_RATE = 22_050
 """Sample rate of the clips (Hz): above the models' 16 kHz, so that cymbals still sound."""
@@ -82,7 +82,37 @@ def clip(
     embedexplore.audio.AudioError
         The file cannot be decoded.
     """
-    duration = min(float(duration), MAX_CLIP_SECONDS)
+    x = faded_span(path, start=start, duration=min(float(duration), MAX_CLIP_SECONDS),
+                   sample_rate=sample_rate, fade=fade)  # fmt: skip
+    return wav_bytes(x, sample_rate)
+
+
+def faded_span(
+    path: str | os.PathLike, *, start: float, duration: float, sample_rate: int, fade: float
+) -> np.ndarray:
+    """The span ``[start, start + duration)`` of a track, mono, with short fades at both ends.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The audio file.
+    start, duration : float
+        Seconds.
+    sample_rate : int
+        Rate of the result in Hz.
+    fade : float
+        Seconds of fade-in and fade-out, so that the cut does not click.
+
+    Returns
+    -------
+    np.ndarray
+        float32 of shape ``(n,)``, ``n <= duration * sample_rate`` (less where the track ends).
+
+    Raises
+    ------
+    embedexplore.audio.AudioError
+        The file cannot be decoded.
+    """
     chunks = list(audio.stream(path, sample_rate=sample_rate, start=start, duration=duration))
     x = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     n = min(len(x) // 2, round(fade * sample_rate))
@@ -91,4 +121,4 @@ def clip(
         x = x.copy()
         x[:n] *= ramp
         x[-n:] *= ramp[::-1]
-    return wav_bytes(x, sample_rate)
+    return x

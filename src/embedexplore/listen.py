@@ -3,7 +3,7 @@
 >>> listen.segment(embeddings, row=42)                          # doctest: +SKIP
 >>> listen.players(playlist_frame, embeddings)                  # doctest: +SKIP
 
-Each clip is decoded through :func:`embedexplore.audio.stream` (sample-exact seeking, so a
+Each clip is decoded by :func:`embedexplore.clips.faded_span` (sample-exact seeking, so a
 segment's clip is exactly the 2.992 s the models saw), mixed to mono, and encoded as MP3 at
 22.05 kHz and 48 kbit/s with the encoder FFmpeg bundles in PyAV: a segment is about 18 kB, small
 enough to keep in a notebook next to the figure it belongs to (a WAV of it would be 132 kB), and
@@ -23,7 +23,7 @@ import av
 import numpy as np
 import pandas as pd
 
-from . import audio
+from . import audio, clips
 
 __all__ = ["Clip", "clip", "mp3_bytes", "players", "segment"]
 
@@ -150,14 +150,7 @@ def clip(
     """
     if not 0 < duration <= MAX_SECONDS:
         raise ValueError(f"duration must be in (0, {MAX_SECONDS}] seconds, got {duration}")
-    chunks = list(audio.stream(path, sample_rate=RATE, start=start, duration=duration))
-    x = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    n = min(len(x) // 2, round(fade * RATE))
-    if n:
-        ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
-        x = x.copy()
-        x[:n] *= ramp
-        x[-n:] *= ramp[::-1]
+    x = clips.faded_span(path, start=start, duration=duration, sample_rate=RATE, fade=fade)
     if label is None:
         label = f"{os.path.basename(os.fspath(path))} {_span(start, start + len(x) / RATE)}"
     return Clip(mp3_bytes(x), label, len(x) / RATE)
