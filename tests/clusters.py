@@ -4,6 +4,7 @@ two stores (tests/test_distributed.py, tests/test_distributed_faults.py)."""
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,13 +21,20 @@ def local_cluster():
     """A Client of a LocalCluster: two worker processes of one thread each."""
     import distributed
 
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as lc,
-        distributed.Client(lc, timeout=TIMEOUT) as client,
-    ):
-        yield client
+    # Dask sets OMP_NUM_THREADS=1 (and the like) in this process's environment for its workers
+    # and leaves it there: later tests' subprocesses would then compute with one thread
+    saved = dict(os.environ)
+    try:
+        with (
+            distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as lc,
+            distributed.Client(lc, timeout=TIMEOUT) as client,
+        ):
+            yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def extract(collection, store, models=MODELS, **kw):
