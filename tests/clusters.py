@@ -16,6 +16,17 @@ MODELS = ["musicnn-msd", "vgg-mtt"]
 TIMEOUT = 300  # every wait on the cluster is bounded: a hang fails instead of eating CI
 
 
+def music_folder(root: Path) -> Path:
+    """Eight excerpts (4-8 s) of Debian's FreedroidRPG music in ``root`` (skips the test where
+    the package is not installed)."""
+    from audiofiles import excerpt
+    from realmusic import real_music
+
+    for i, src in enumerate(sorted(real_music("freedroidrpg-data").glob("*.ogg"))[:8]):
+        excerpt(src, root / f"{i:02d} {src.stem}.ogg", 4.0 + 2.0 * (i % 3))
+    return root
+
+
 @contextmanager
 def local_cluster():
     """A Client of a LocalCluster: two worker processes of one thread each."""

@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 
 import embedexplore as ee
-from audiofiles import excerpt
-from clusters import MODELS, assert_same_store, extract, local_cluster
-from realmusic import real_music
+from clusters import MODELS, assert_same_store, extract, local_cluster, music_folder
 
 distributed = pytest.importorskip("distributed", reason="pip install 'embedexplore[distributed]'")
 
@@ -22,9 +20,7 @@ pytestmark = [pytest.mark.realmusic, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dist") / "music"
-    for i, src in enumerate(sorted(real_music("freedroidrpg-data").glob("*.ogg"))[:8]):
-        excerpt(src, root / f"{i:02d} {src.stem}.ogg", 4.0 + 2.0 * (i % 3))
+    root = music_folder(tmp_path_factory.mktemp("dist") / "music")
     collection = ee.scan(root, cache=False, progress=False)
     # scanned sound, then damaged: its decoding fails during extraction (the errors table)
     victim = sorted(root.glob("*.ogg"))[4]

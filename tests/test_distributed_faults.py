@@ -20,9 +20,7 @@ from pathlib import Path
 import pytest
 
 import embedexplore as ee
-from audiofiles import excerpt
-from clusters import MODELS, TIMEOUT, assert_same_store, extract, local_cluster
-from realmusic import real_music
+from clusters import MODELS, TIMEOUT, assert_same_store, extract, local_cluster, music_folder
 
 distributed = pytest.importorskip("distributed", reason="pip install 'embedexplore[distributed]'")
 
@@ -31,9 +29,7 @@ pytestmark = [pytest.mark.realmusic, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults") / "music"
-    for i, src in enumerate(sorted(real_music("freedroidrpg-data").glob("*.ogg"))[:8]):
-        excerpt(src, root / f"{i:02d} {src.stem}.ogg", 4.0 + 2.0 * (i % 3))
+    root = music_folder(tmp_path_factory.mktemp("faults") / "music")
     return ee.scan(root, cache=False, progress=False)
 
 
