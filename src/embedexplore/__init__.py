@@ -30,6 +30,7 @@ __all__ = [
     "playlist",
     "project",
     "scan",
+    "slurm_cluster",
 ]
 
 
@@ -53,6 +54,8 @@ def __getattr__(name: str):
         return importlib.import_module("._dirs", __name__).default_store
     if name == "Explorer":
         return importlib.import_module(".explorer", __name__).Explorer
+    if name == "slurm_cluster":
+        return importlib.import_module("._cluster", __name__).slurm_cluster
     if name == "load_model":
         return importlib.import_module(".models", __name__).load_model
     raise AttributeError(f"module 'embedexplore' has no attribute {name!r}")

@@ -17,29 +17,123 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections import deque
 
 _MODELS: dict = {}  # in a worker process: the loaded models, kept between tasks
+_LOCK = threading.Lock()
+_LOCAL = threading.local()  # in a worker thread: its decoder, kept between tasks
 
 
 def client_for(cluster):
-    """A ``distributed.Client`` for ``cluster`` (a Client, or a scheduler address) and whether
-    it was made here (then the caller closes it)."""
+    """A ``distributed.Client`` for ``cluster`` (a Client, a scheduler address, or a Dask
+    cluster object such as dask-jobqueue's) and whether it was made here (then the caller
+    closes it; a cluster object stays up)."""
     try:
         from distributed import Client
+        from distributed.deploy import Cluster
     except ImportError:
         raise ImportError(
             "extract(cluster=...) needs Dask distributed: pip install 'embedexplore[distributed]'"
         ) from None
     if isinstance(cluster, Client):
         return cluster, False
-    if isinstance(cluster, str):
+    if isinstance(cluster, (str, Cluster)):
         return Client(cluster, timeout="60s"), True
     raise TypeError(
-        f"cluster must be a distributed.Client or a scheduler address such as "
-        f"'tcp://host:8786', got {type(cluster).__name__}"
+        f"cluster must be a distributed.Client, a Dask cluster object (e.g. "
+        f"embedexplore.slurm_cluster(...)) or a scheduler address such as 'tcp://host:8786', "
+        f"got {type(cluster).__name__}"
     )
+
+
+def slurm_cluster(
+    jobs: int,
+    *,
+    partition: str | None = None,
+    gpus: int = 1,
+    cores: int = 8,
+    memory: str = "32GB",
+    walltime: str = "04:00:00",
+    account: str | None = None,
+    options=(),
+    interface: str | None = None,
+    log_directory: str | None = None,
+):
+    """Start Dask workers as SLURM jobs, for :func:`embedexplore.extract`'s ``cluster``.
+
+    Each job runs one Dask worker with ``gpus`` GPUs (one by default: the worker keeps one
+    model set on it) and ``cores`` CPUs, which decode the audio that feeds the GPU. The jobs
+    are submitted with ``sbatch`` through dask-jobqueue (``pip install
+    'embedexplore[distributed]'``); the scheduler runs in this process, so this machine (a login
+    node, typically) must be reachable from the compute nodes, which must see the music, the
+    store and this Python environment at the same paths.
+
+    Parameters
+    ----------
+    jobs : int
+        Worker jobs to submit (one GPU each, by default).
+    partition : str, optional
+        The SLURM partition (``sbatch -p``); default: the cluster's default partition.
+    gpus : int
+        GPUs per job (``--gres=gpu:N``); ``0`` for CPU-only nodes, where each job then runs
+        ``cores`` single-threaded workers instead of one.
+    cores : int
+        CPUs per job (``--cpus-per-task``).
+    memory : str
+        Memory per job (``--mem``), e.g. ``"32GB"``.
+    walltime : str
+        Time limit per job (``-t``), ``"HH:MM:SS"``. A job that reaches it loses only the shard
+        it was running: the driver submits it again to the other workers.
+    account : str, optional
+        The account to charge (``-A``).
+    options : sequence of str
+        More ``#SBATCH`` options, e.g. ``["--constraint=a100", "--qos=long"]``.
+    interface : str, optional
+        The network interface the scheduler listens on, e.g. ``"ib0"`` (default: Dask's
+        choice of this machine's address).
+    log_directory : str, optional
+        Where the jobs' stdout and stderr go (default: the folder ``sbatch`` runs in).
+
+    Returns
+    -------
+    dask_jobqueue.SLURMCluster
+        The cluster, with ``jobs`` jobs requested; pass it as ``cluster=`` to
+        :func:`embedexplore.extract` and ``close()`` it when done (that cancels the jobs).
+
+    Raises
+    ------
+    ImportError
+        dask-jobqueue is not installed.
+    ValueError
+        ``jobs`` below 1, ``gpus`` below 0 or ``cores`` below 1.
+    """
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError:
+        raise ImportError(
+            "slurm_cluster() needs dask-jobqueue: pip install 'embedexplore[distributed]'"
+        ) from None
+    if jobs < 1 or gpus < 0 or cores < 1:
+        raise ValueError(f"need jobs >= 1, gpus >= 0, cores >= 1; got {jobs}, {gpus}, {cores}")
+    directives = [f"--gres=gpu:{gpus}"] if gpus else []
+    directives += list(options)
+    if gpus:
+        # one worker process of one thread: it runs one shard at a time on its GPU(s), while
+        # the job's other cores decode (run_shard's decoders)
+        shape = {"cores": 1, "processes": 1, "job_cpu": cores}
+    else:
+        shape = {"cores": cores, "processes": cores}  # single-threaded workers, one per core
+    cluster = SLURMCluster(
+        queue=partition, account=account, memory=memory, walltime=walltime,
+        job_extra_directives=directives, interface=interface, log_directory=log_directory,
+        # worker processes may start processes (the decoders) instead of decoding in threads
+        job_script_prologue=["export DASK_DISTRIBUTED__WORKER__DAEMON=False"],
+        **shape,
+    )  # fmt: skip
+    cluster.scale(jobs=jobs)
+    return cluster
 
 
 def worker_device_type() -> str:
@@ -64,10 +158,45 @@ def _taggers(models, device: str, precision: str) -> dict:
     from .models import BUNDLES
 
     key = (tuple(models), device, precision)
-    if key not in _MODELS:
-        _MODELS.clear()  # one model set per worker process
-        _MODELS[key] = {m: BUNDLES[m].get_model(device, precision) for m in models}
-    return _MODELS[key]
+    with _LOCK:  # a worker's threads share one model set
+        if key not in _MODELS:
+            _MODELS.clear()  # one model set per worker process
+            _MODELS[key] = {m: BUNDLES[m].get_model(device, precision) for m in models}
+        return _MODELS[key]
+
+
+def _decoder(decoders: int | None, device_type: str):
+    """This worker thread's decoder, kept between tasks (so are its decoding processes).
+
+    ``decoders`` None: on a GPU, the CPUs this worker may use (SLURM's allocation, or the
+    process's affinity) shared among its threads, but one; on the CPU, one (the models use the
+    cores). A Dask worker process is a daemon, which may not start processes, unless the
+    cluster sets ``distributed.worker.daemon: False`` (:func:`slurm_cluster` does): it then
+    decodes in processes, otherwise in threads.
+    """
+    import multiprocessing
+
+    from .extraction import _Decoder
+
+    if decoders is None:
+        decoders = 1
+        if device_type == "cuda":
+            cpus = int(os.environ.get("SLURM_CPUS_PER_TASK") or len(os.sched_getaffinity(0)))
+            try:
+                from distributed import get_worker
+
+                threads = get_worker().state.nthreads
+            except (ImportError, ValueError, AttributeError):
+                threads = 1
+            decoders = max(1, cpus // max(threads, 1) - 1)
+    threads = multiprocessing.current_process().daemon
+    current = getattr(_LOCAL, "decoder", None)
+    if current is None or current.workers != decoders or current.threads != threads:
+        if current is not None:
+            current.__exit__(None, None, None)
+        current = _LOCAL.decoder = _Decoder(decoders)
+        current.threads = threads
+    return current
 
 
 def run_shard(spec: dict, tracks: list[dict], need: dict) -> dict:
@@ -77,7 +206,7 @@ def run_shard(spec: dict, tracks: list[dict], need: dict) -> dict:
     ``errors`` (track id -> error record), ``seconds`` of audio, ``failed`` tracks, the worker's
     address and the task's wall time.
     """
-    from .extraction import _Decoder, _Run
+    from .extraction import _Run
     from .store import Store
 
     t0 = time.perf_counter()
@@ -92,11 +221,14 @@ def run_shard(spec: dict, tracks: list[dict], need: dict) -> dict:
         {m: spec["layers"][m] for m in models}, spec["versions"], spec["dtype"],
         spec["batch_size"], have, device, publish_only=True,
     )  # fmt: skip
-    decoder = _Decoder(spec["decoders"])
-    decoder.threads = True  # a Dask worker's process is a daemon: no child processes
-    with decoder:
-        decoded = decoder.map([t["path"] for t in tracks], [t["duration"] for t in tracks])
+    decoder = _decoder(spec["decoders"], device.type)
+    # the decoder holds at most two hours of decoded audio ahead of the models (_Decoder), and
+    # only this shard's: a worker thread holds less than one shard's decoded audio at a time
+    decoded = decoder.map([t["path"] for t in tracks], [t["duration"] for t in tracks])
+    try:
         seconds, failed = run.shard(tracks, decoded, None)
+    finally:
+        decoded.close()  # a shard that raised: what was decoded ahead is dropped
     try:
         from distributed import get_worker
 
@@ -107,19 +239,22 @@ def run_shard(spec: dict, tracks: list[dict], need: dict) -> dict:
         "parts": run.published, "errors": run.manifest["errors"], "seconds": seconds,
         "failed": failed, "worker": where, "elapsed": time.perf_counter() - t0,
         "tracks": len(tracks),
+        "decoders": f"{decoder.workers} {'thread' if decoder.threads else 'process'}"
+        + ("s" if decoder.workers != 1 else ""),
     }  # fmt: skip
 
 
 def run_shards(
     client, shards: list[list[dict]], spec: dict, have: dict, commit, bar,
     max_in_flight: int | None = None, timeout: float | None = None,
-) -> tuple[float, int]:  # fmt: skip
+) -> tuple[float, int, dict]:  # fmt: skip
     """Run ``shards`` on the cluster, at most ``max_in_flight`` at a time (default: two per
     worker thread), calling ``commit(result)`` on the driver as each finishes.
 
     ``timeout``: seconds to wait for the next shard to finish before giving up with a
-    ``TimeoutError`` (None: no limit). Returns the seconds of audio extracted and the tracks
-    that failed.
+    ``TimeoutError`` (None: no limit). Returns the seconds of audio extracted, the tracks
+    that failed, and per worker its ``tracks``, ``audio_seconds``, ``busy_seconds`` and
+    ``realtime``.
     """
     from distributed import wait
 
@@ -129,7 +264,7 @@ def run_shards(
     pending = deque(shards)
     in_flight: set = set()
     seconds, failed = 0.0, 0
-    workers: set = set()
+    workers: dict[str, dict] = {}
 
     def submit_next() -> None:
         tracks = pending.popleft()
@@ -147,17 +282,25 @@ def run_shards(
             commit(result)
             seconds += result["seconds"]
             failed += result["failed"]
-            workers.add(result["worker"])
+            w = workers.setdefault(
+                result["worker"], {"tracks": 0, "audio_seconds": 0.0, "busy_seconds": 0.0}
+            )
+            w["tracks"] += result["tracks"]
+            w["audio_seconds"] += result["seconds"]
+            w["busy_seconds"] += result["elapsed"]
+            w["realtime"] = w["audio_seconds"] / max(w["busy_seconds"], 1e-9)
+            w["decoders"] = result["decoders"]
             if bar is not None:
                 bar.update(result["tracks"])
                 bar.audio_seconds += result["seconds"]
                 elapsed = time.perf_counter() - bar.started
+                speeds = sorted(w["realtime"] for w in workers.values())
                 bar.set_postfix_str(
                     f"{bar.audio_seconds / 3600:.2f} h audio, "
-                    f"{bar.audio_seconds / max(elapsed, 1e-9):.0f}x realtime, "
-                    f"{len(workers)} workers, {failed} failed"
+                    f"{bar.audio_seconds / max(elapsed, 1e-9):.0f}x realtime, {len(workers)} "
+                    f"workers at {speeds[0]:.0f}-{speeds[-1]:.0f}x each, {failed} failed"
                 )
             future.release()
             if pending:
                 submit_next()
-    return seconds, failed
+    return seconds, failed, workers

@@ -65,12 +65,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_ext.add_argument(
         "--retry-errors", action="store_true", help="try again the files that failed before"
     )
-    p_ext.add_argument(
+    where = p_ext.add_mutually_exclusive_group()
+    where.add_argument(
         "--scheduler", metavar="ADDRESS",
         help="run on a Dask cluster through its scheduler, e.g. tcp://host:8786 (needs "
         "pip install 'embedexplore[distributed]'; the workers must see the music and the store "
         "at the same paths)",
     )  # fmt: skip
+    where.add_argument(
+        "--slurm", type=int, metavar="JOBS",
+        help="run on JOBS SLURM jobs, each a Dask worker with one GPU (dask-jobqueue; the "
+        "nodes must see the music, the store and this Python at the same paths)",
+    )  # fmt: skip
+    slurm = p_ext.add_argument_group("SLURM jobs (with --slurm)")
+    slurm.add_argument("--slurm-partition", metavar="NAME", help="partition (sbatch -p)")
+    slurm.add_argument(
+        "--slurm-gpus", type=int, default=1, metavar="N",
+        help="GPUs per job (default 1; 0 for CPU nodes: one worker per core)",
+    )  # fmt: skip
+    slurm.add_argument(
+        "--slurm-cores", type=int, default=8, metavar="N",
+        help="CPUs per job, which decode for its GPU (default 8)",
+    )  # fmt: skip
+    slurm.add_argument(
+        "--slurm-memory", default="32GB", metavar="SIZE", help="memory per job (default 32GB)"
+    )
+    slurm.add_argument(
+        "--slurm-walltime", default="04:00:00", metavar="HH:MM:SS",
+        help="time limit per job (default 04:00:00)",
+    )  # fmt: skip
+    slurm.add_argument("--slurm-account", metavar="NAME", help="account to charge (sbatch -A)")
+    slurm.add_argument(
+        "--slurm-option", action="append", default=[], metavar="OPTION",
+        help="another #SBATCH option, e.g. --slurm-option=--constraint=a100 (repeatable)",
+    )  # fmt: skip
+    slurm.add_argument(
+        "--slurm-interface", metavar="NAME",
+        help="network interface the scheduler listens on, e.g. ib0 (default: Dask's choice)",
+    )  # fmt: skip
+    slurm.add_argument("--slurm-logs", metavar="DIR", help="folder for the jobs' output")
     _scan_options(p_ext)
 
     args = parser.parse_args(argv)
@@ -89,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _scan(args, [folder])
         if args.command == "extract":
             return _extract(args)
-    except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError) as e:
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError, ImportError) as e:
         print(f"embedexplore: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -136,12 +169,26 @@ def _extract(args) -> int:
     cache = False if args.no_cache else (args.cache_dir or True)
     collection = scan(args.paths, cache=cache, workers=args.workers, progress=not args.quiet)
     layers = "all" if args.layers == ["all"] else args.layers
-    emb = extract(
-        collection, store=args.store, models=args.models, layers=layers, device=args.device,
-        precision=args.precision, dtype=args.dtype, batch_size=args.batch_size,
-        workers=args.decoders, progress=not args.quiet, retry_errors=args.retry_errors,
-        cluster=args.scheduler,
-    )  # fmt: skip
+    cluster = args.scheduler
+    if args.slurm is not None:
+        from ._cluster import slurm_cluster
+
+        cluster = slurm_cluster(
+            args.slurm, partition=args.slurm_partition, gpus=args.slurm_gpus,
+            cores=args.slurm_cores, memory=args.slurm_memory, walltime=args.slurm_walltime,
+            account=args.slurm_account, options=args.slurm_option,
+            interface=args.slurm_interface, log_directory=args.slurm_logs,
+        )  # fmt: skip
+    try:
+        emb = extract(
+            collection, store=args.store, models=args.models, layers=layers,
+            device=args.device, precision=args.precision, dtype=args.dtype,
+            batch_size=args.batch_size, workers=args.decoders, progress=not args.quiet,
+            retry_errors=args.retry_errors, cluster=cluster,
+        )  # fmt: skip
+    finally:
+        if args.slurm is not None:
+            cluster.close()  # cancels the jobs
     s = emb.stats
     print(
         f"{len(emb.segments)} segments of {len(emb.tracks)} tracks in {emb.path}; this run: "

@@ -46,6 +46,11 @@ class ExtractStats:
     profile : dict of str to float, optional
         Seconds spent in each phase of the run (see ``embedexplore.extraction.SYNC_PHASES``);
         not compared by ``==``.
+    workers : dict of str to dict, optional
+        On a cluster: for each worker's address, its ``tracks``, ``audio_seconds``,
+        ``busy_seconds`` (the wall time of its tasks), ``realtime`` (audio seconds per busy
+        second) and ``decoders`` (e.g. ``"7 processes"``); empty on one machine. Not compared
+        by ``==``.
     """
 
     tracks: int
@@ -56,6 +61,7 @@ class ExtractStats:
     seconds: float
     device: str
     profile: dict = field(default_factory=dict, compare=False)
+    workers: dict = field(default_factory=dict, compare=False)
 
     @property
     def realtime(self) -> float:

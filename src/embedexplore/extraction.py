@@ -120,19 +120,21 @@ def extract(
         How much work is committed at a time (see the module docstring): a shard closes once
         it holds ``shard_tracks`` tracks (default 200) or ``shard_seconds`` seconds of audio
         (default 3600).
-    cluster : distributed.Client or str, optional
-        Run the shards on a Dask cluster: a ``distributed.Client``, or a scheduler's address
-        such as ``"tcp://host:8786"`` (needs ``pip install 'embedexplore[distributed]'``). The
+    cluster : distributed.Client or str or distributed.deploy.Cluster, optional
+        Run the shards on a Dask cluster: a ``distributed.Client``, a scheduler's address such
+        as ``"tcp://host:8786"``, or a cluster object such as :func:`embedexplore.slurm_cluster`
+        returns (needs ``pip install 'embedexplore[distributed]'``). The
         workers must see the music and the store at the same paths as this process; they write
         the shards' arrays, this process commits them, and the store ends as one machine would
         write it. ``device`` and ``workers`` then apply on each worker (``workers``: its
-        decoding threads).
+        decoders; by default, on a GPU, the worker's CPUs but one).
     max_in_flight : int, optional
         With ``cluster``: shards submitted at a time (default: two per worker thread), which
         bounds the scheduler's queue and the driver's memory.
     shard_timeout : float, optional
-        With ``cluster``: seconds to wait for the next shard to finish before giving up with a
-        ``TimeoutError`` (what was committed is kept); default: no limit.
+        With ``cluster``: seconds to wait for the first worker, and then for the next shard to
+        finish, before giving up with a ``TimeoutError`` (what was committed is kept); default:
+        no limit.
 
     Returns
     -------
@@ -192,8 +194,14 @@ def _extract(collection, store, models, layers, device, precision, dtype, batch_
         from . import _cluster
         from .models import AUTO_PRECISION
 
+        if not client.scheduler_info().get("workers"):
+            if progress:  # SLURM jobs, for instance, may wait in the queue
+                print("waiting for the first Dask worker to start...", file=sys.stderr)
+            client.wait_for_workers(1, timeout=shard_timeout)
         if str(device) == "auto":  # what the workers see, not this process
-            device = client.submit(_cluster.worker_device_type, pure=False).result(timeout=300)
+            device = client.submit(_cluster.worker_device_type, pure=False).result(
+                timeout=shard_timeout
+            )
         remote = torch.device(device)
         if precision == "auto":
             precision = AUTO_PRECISION.get(remote.type, "float32")
@@ -204,9 +212,9 @@ def _extract(collection, store, models, layers, device, precision, dtype, batch_
         batch_size = 1024 if remote.type == "cuda" else 64
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if workers is None:
+    if workers is None and client is None:  # on a cluster, each worker decides (_cluster)
         workers = max(1, (os.cpu_count() or 2) - 1) if remote.type == "cuda" else 1
-    if workers < 0:
+    if workers is not None and workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
 
     taggers = {
@@ -248,6 +256,7 @@ def _extract(collection, store, models, layers, device, precision, dtype, batch_
         run = _Run(st, manifest, taggers, kept_layers, versions, dtype, batch_size, have, device)
         audio_seconds = 0.0
         failed = 0
+        per_worker: dict = {}
         bar = _progress_bar(len(todo), remote if client is None else "a cluster", progress)
         try:
             if client is not None:
@@ -264,7 +273,7 @@ def _extract(collection, store, models, layers, device, precision, dtype, batch_
                     run.manifest["errors"].update(result["errors"])
                     st.commit(run.manifest)
 
-                audio_seconds, failed = _cluster.run_shards(
+                audio_seconds, failed, per_worker = _cluster.run_shards(
                     client, shards, spec, run.have, commit, bar, max_in_flight, shard_timeout
                 )
             else:
@@ -286,7 +295,7 @@ def _extract(collection, store, models, layers, device, precision, dtype, batch_
             tracks=len(live), extracted=len(todo) - failed,
             reused=len(live) - len(todo) - len(errors.keys() - {t["id"] for t in todo}),
             failed=failed, audio_seconds=audio_seconds, seconds=elapsed, device=str(remote),
-            profile=dict(run.profile),
+            profile=dict(run.profile), workers=per_worker,
         )  # fmt: skip
     embeddings = Embeddings(st, models, stats=stats)
     if progress:
@@ -502,9 +511,17 @@ class _Decoder:
                 yield self.fn(p)
             return
         seconds = seconds if seconds is not None else [0.0] * len(paths)
-        self._new_pool()
+        if self.pool is None:  # a pool is kept between calls (a cluster worker's shards)
+            self._new_pool()
         queue: collections.deque = collections.deque()  # (index, future), in order
         suspects: collections.deque = collections.deque()  # in flight when a worker died
+        try:
+            yield from self._ordered(paths, seconds, queue, suspects)
+        finally:  # the caller stopped early: what is queued is not decoded
+            for _, future in queue:
+                future.cancel()
+
+    def _ordered(self, paths, seconds, queue, suspects):
         nxt = 0
         while nxt < len(paths) or queue or suspects:
             if suspects:
@@ -782,4 +799,10 @@ def _summary(stats: ExtractStats, emb: Embeddings) -> str:
         text += f"; {stats.reused} tracks were already in the store"
     if stats.failed:
         text += f"; {stats.failed} could not be read (see .errors)"
+    for worker, w in sorted(stats.workers.items()):
+        text += (
+            f"\n  {worker}: {w['tracks']} tracks, {w['audio_seconds'] / 3600:.2f} h of audio in "
+            f"{w['busy_seconds']:.1f} s of tasks: {w['realtime']:.0f}x realtime, decoding "
+            f"in {w['decoders']}"
+        )
     return text + f"\n{emb!r}"
