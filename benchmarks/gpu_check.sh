@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check, run on the lent GPU machine in one call (about 6 minutes):
+# The GPU check, run on the lent GPU machine in one call (about 7 minutes):
 #   here:   bash benchmarks/gpu_wheels.sh        # wheels the image lacks, into .whl
 #           bash benchmarks/gpu_music.sh         # ~10 MB of real music, into .gpu-music
 #   device: run(command="bash benchmarks/gpu_check.sh", carry=[".whl", ".gpu-music"],
@@ -12,7 +12,9 @@
 #      (benchmarks/gpu_profile.py, benchmarks/model_speed.py);
 #   3. end-to-end extraction of real music, all four models, with a profile and a parity check
 #      against load_model().embed() (benchmarks/extract_speed.py), in float32 and the default (tf32);
-#   4. extraction of 10,000 tiny tracks: per-track overhead and memory over the run.
+#   4. extraction of 10,000 tiny tracks: per-track overhead and memory over the run;
+#   5. Dask: one worker for the GPU vs two workers sharing it, against one machine
+#      (benchmarks/cluster_gpu.py).
 # Every figure is printed and kept in $OUT/gpu_check.log; the exit status is non-zero if any
 # step failed.
 set -uo pipefail
@@ -52,6 +54,7 @@ if [ -d .gpu-music ]; then
 excerpt('.gpu-music/hellforce.ogg', '/tmp/tiny/tiny.ogg', 3.2)"
   step timeout 150 python3 benchmarks/extract_speed.py --folder /tmp/tiny --copies 10000 \
     --device cuda
+  step timeout 150 python3 benchmarks/cluster_gpu.py --folder .gpu-music --copies 20
 else
   echo "no .gpu-music: run benchmarks/gpu_music.sh here first; extraction benchmarks skipped"
   status=1

@@ -14,4 +14,9 @@ dl "av==$(.venv/bin/python -c 'import av; print(av.__version__)')"
 dl "soxr==$(.venv/bin/python -c 'import soxr; print(soxr.__version__)')"
 dl "mutagen==$(.venv/bin/python -c 'import mutagen; print(mutagen.version_string)')"
 dl "nnAudio==$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("nnAudio"))')"
+# Dask distributed, for benchmarks/cluster_gpu.py (workers sharing one GPU); the venv's versions
+for p in dask distributed cloudpickle msgpack toolz tornado zict tblib psutil sortedcontainers \
+         click jinja2 markupsafe locket partd fsspec pyyaml; do
+  dl "$p==$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('$p'))")"
+done
 ls -la .whl

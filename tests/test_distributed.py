@@ -60,6 +60,28 @@ def test_a_scheduler_address_works_too_and_resumes_a_partial_store(folder, clust
     assert_same_store(tmp_path / "s", tmp_path / "one")
 
 
+def test_small_work_is_cut_into_smaller_shards_on_a_cluster():
+    from embedexplore._cluster import shard_size
+
+    assert shard_size(100_000, 16) == 200  # large work: the default shard
+    assert shard_size(1000, 16) == 32  # 1000 tracks, 16 threads: 2 shards per thread
+    assert shard_size(7, 2) == 4  # never below 4 tracks
+    assert shard_size(50, 0) == 25  # no worker yet counts as one thread
+
+
+def test_slurm_time_limits_are_read_as_slurm_reads_them():
+    from embedexplore._cluster import walltime_seconds
+
+    assert walltime_seconds("04:00:00") == 4 * 3600
+    assert walltime_seconds("90") == 90 * 60  # minutes
+    assert walltime_seconds("10:30") == 10 * 60 + 30
+    assert walltime_seconds("1-12") == 36 * 3600
+    assert walltime_seconds("2-00:30:00") == 48 * 3600 + 1800
+    for bad in ("4h", "", "1:2:3:4", "00:00:00"):
+        with pytest.raises(ValueError, match="walltime"):
+            walltime_seconds(bad)
+
+
 def test_cluster_argument_errors(folder, tmp_path):
     with pytest.raises(TypeError, match="scheduler address"):
         ee.extract(folder, store=tmp_path / "x", models=MODELS[:1], cluster=3, progress=False)

@@ -84,8 +84,9 @@ def slurm_cluster(
     memory : str
         Memory per job (``--mem``), e.g. ``"32GB"``.
     walltime : str
-        Time limit per job (``-t``), ``"HH:MM:SS"``. A job that reaches it loses only the shard
-        it was running: the driver submits it again to the other workers.
+        Time limit per job (``-t``), e.g. ``"HH:MM:SS"``. A job's worker leaves a few minutes
+        before the limit (Dask's ``--lifetime``) and a new job takes its place; a shard it was
+        running is run again elsewhere.
     account : str, optional
         The account to charge (``-A``).
     options : sequence of str
@@ -107,7 +108,8 @@ def slurm_cluster(
     ImportError
         dask-jobqueue is not installed.
     ValueError
-        ``jobs`` below 1, ``gpus`` below 0 or ``cores`` below 1.
+        ``jobs`` below 1, ``gpus`` below 0, ``cores`` below 1, or a ``walltime`` SLURM does not
+        read.
     """
     try:
         from dask_jobqueue import SLURMCluster
@@ -125,15 +127,46 @@ def slurm_cluster(
         shape = {"cores": 1, "processes": 1, "job_cpu": cores}
     else:
         shape = {"cores": cores, "processes": cores}  # single-threaded workers, one per core
+    # a job at its time limit is killed; its worker leaves first (Dask's --lifetime, a few
+    # minutes before the limit, staggered), and the cluster submits a job in its place
+    # (adapt with a fixed size: scale() alone would not replace it)
+    limit = walltime_seconds(walltime)
+    margin = min(300, limit // 5)
+    lifetime = ["--lifetime", f"{limit - margin}s", "--lifetime-stagger", f"{margin // 2}s"]
     cluster = SLURMCluster(
         queue=partition, account=account, memory=memory, walltime=walltime,
         job_extra_directives=directives, interface=interface, log_directory=log_directory,
         # worker processes may start processes (the decoders) instead of decoding in threads
         job_script_prologue=["export DASK_DISTRIBUTED__WORKER__DAEMON=False"],
-        **shape,
+        worker_extra_args=lifetime, **shape,
     )  # fmt: skip
-    cluster.scale(jobs=jobs)
+    cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
     return cluster
+
+
+def walltime_seconds(walltime: str) -> int:
+    """SLURM's time formats in seconds: ``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH``, ``D-HH:MM``,
+    ``D-HH:MM:SS``."""
+    text = str(walltime).strip()
+    try:
+        days, _, rest = text.rpartition("-")
+        parts = [int(x) for x in rest.split(":")]
+        if days:
+            parts += [0] * (3 - len(parts))  # D-HH, D-HH:MM
+            h, m, sec = parts
+            total = ((int(days) * 24 + h) * 60 + m) * 60 + sec
+        else:
+            if len(parts) > 3:
+                raise ValueError
+            sec = [60, 1] if len(parts) == 2 else [3600, 60, 1] if len(parts) == 3 else [60]
+            total = sum(x * k for x, k in zip(parts, sec, strict=True))
+    except ValueError:
+        raise ValueError(
+            f"walltime {walltime!r} is not a SLURM time (e.g. '04:00:00' or '1-00:00:00')"
+        ) from None
+    if total <= 0:
+        raise ValueError(f"walltime must be positive, got {walltime!r}")
+    return total
 
 
 def worker_device_type() -> str:
@@ -152,6 +185,14 @@ def shard_id(spec: dict, tracks: list[dict], need: dict) -> str:
     h.update(json.dumps([[t["id"], t["size"], t["mtime_ns"]] for t in tracks]).encode())
     h.update(json.dumps({m: sorted(v) for m, v in sorted(need.items())}).encode())
     return h.hexdigest()[:20]
+
+
+def shard_size(n_tracks: int, threads: int) -> int:
+    """Tracks per shard by default on a cluster of ``threads`` worker threads: 200, or fewer
+    where that leaves workers idle (two shards per thread), but not below 4 tracks."""
+    from .extraction import MIN_CLUSTER_SHARD, SHARD_TRACKS
+
+    return min(SHARD_TRACKS, max(MIN_CLUSTER_SHARD, -(-n_tracks // (2 * max(threads, 1)))))
 
 
 def _taggers(models, device: str, precision: str) -> dict:
@@ -297,8 +338,13 @@ def run_shards(
                 speeds = sorted(w["realtime"] for w in workers.values())
                 bar.set_postfix_str(
                     f"{bar.audio_seconds / 3600:.2f} h audio, "
-                    f"{bar.audio_seconds / max(elapsed, 1e-9):.0f}x realtime, {len(workers)} "
-                    f"workers at {speeds[0]:.0f}-{speeds[-1]:.0f}x each, {failed} failed"
+                    f"{bar.audio_seconds / max(elapsed, 1e-9):.0f}x realtime, "
+                    + (
+                        f"{len(workers)} workers at {speeds[0]:.0f}-{speeds[-1]:.0f}x each"
+                        if len(workers) > 1
+                        else f"1 worker at {speeds[0]:.0f}x"
+                    )
+                    + f", {failed} failed"
                 )
             future.release()
             if pending:

@@ -170,6 +170,13 @@ def _extract(args) -> int:
     collection = scan(args.paths, cache=cache, workers=args.workers, progress=not args.quiet)
     layers = "all" if args.layers == ["all"] else args.layers
     cluster = args.scheduler
+    if (cluster or args.slurm is not None) and not args.verbose:
+        try:  # Dask's scheduler logs every worker's coming and going (set on its import)
+            import distributed  # noqa: F401
+
+            logging.getLogger("distributed").setLevel(logging.WARNING)
+        except ImportError:
+            pass  # extract() says what to install
     if args.slurm is not None:
         from ._cluster import slurm_cluster
 

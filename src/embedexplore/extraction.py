@@ -51,6 +51,9 @@ DEFAULT_MODELS = ("musicnn-msd", "musicnn-mtt", "vgg-msd", "vgg-mtt")
 DEFAULT_LAYERS = ("taggrams", "embeddings")
 #: A shard closes once it holds this many tracks or this much audio (seconds, from the scan).
 SHARD_TRACKS = 200
+#: The smallest shard planned by default on a cluster: each task has a fixed cost (scheduling,
+#: sending its track list, one commit of the manifest on the driver).
+MIN_CLUSTER_SHARD = 4
 SHARD_SECONDS = 3600.0
 _WEIGHTS = Path(__file__).parent / "models" / "weights"
 #: Benchmarks set this to wait for the device after each phase, so that the phases' times in
@@ -71,7 +74,7 @@ def extract(
     workers: int | None = None,
     progress: bool = True,
     retry_errors: bool = False,
-    shard_tracks: int = SHARD_TRACKS,
+    shard_tracks: int | None = None,
     shard_seconds: float = SHARD_SECONDS,
     cluster=None,
     max_in_flight: int | None = None,
@@ -118,8 +121,9 @@ def extract(
         only once it changed (or reappeared).
     shard_tracks, shard_seconds : int, float
         How much work is committed at a time (see the module docstring): a shard closes once
-        it holds ``shard_tracks`` tracks (default 200) or ``shard_seconds`` seconds of audio
-        (default 3600).
+        it holds ``shard_tracks`` tracks (default 200; on a cluster, fewer where the work is
+        small, so that every worker thread gets two shards, but not below 4 tracks) or
+        ``shard_seconds`` seconds of audio (default 3600).
     cluster : distributed.Client or str or distributed.deploy.Cluster, optional
         Run the shards on a Dask cluster: a ``distributed.Client``, a scheduler's address such
         as ``"tcp://host:8786"``, or a cluster object such as :func:`embedexplore.slurm_cluster`
@@ -252,6 +256,12 @@ def _extract(collection, store, models, layers, device, precision, dtype, batch_
         todo = [
             t for t in live if t["id"] not in errors and any(t["id"] not in have[m] for m in models)
         ]
+        if shard_tracks is None:
+            shard_tracks = SHARD_TRACKS
+            if client is not None:  # small work: smaller shards, so that every worker has some
+                shard_tracks = _cluster.shard_size(len(todo), sum(client.nthreads().values()))
+        if shard_tracks < 1:
+            raise ValueError(f"shard_tracks must be >= 1, got {shard_tracks}")
         shards = _plan(todo, shard_tracks, shard_seconds)
         run = _Run(st, manifest, taggers, kept_layers, versions, dtype, batch_size, have, device)
         audio_seconds = 0.0
