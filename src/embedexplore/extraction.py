@@ -55,6 +55,10 @@ SHARD_TRACKS = 200
 #: sending its track list, one commit of the manifest on the driver).
 MIN_CLUSTER_SHARD = 4
 SHARD_SECONDS = 3600.0
+#: On a cluster, shards of 200 tracks of 4-7 minutes are not cut (benchmarks/cluster_plan.py:
+#: at 3600 s, a 500,000-track archive made 28,790 shards of 17 tracks, and the driver's commits,
+#: one per shard, each rewriting the growing manifest, took 784 s of its time in all).
+CLUSTER_SHARD_SECONDS = 86400.0
 _WEIGHTS = Path(__file__).parent / "models" / "weights"
 #: Benchmarks set this to wait for the device after each phase, so that the phases' times in
 #: ``ExtractStats.profile`` are the device's (it slows extraction a little).
@@ -75,7 +79,7 @@ def extract(
     progress: bool = True,
     retry_errors: bool = False,
     shard_tracks: int | None = None,
-    shard_seconds: float = SHARD_SECONDS,
+    shard_seconds: float | None = None,
     cluster=None,
     max_in_flight: int | None = None,
     shard_timeout: float | None = None,
@@ -123,7 +127,9 @@ def extract(
         How much work is committed at a time (see the module docstring): a shard closes once
         it holds ``shard_tracks`` tracks (default 200; on a cluster, fewer where the work is
         small, so that every worker thread gets two shards, but not below 4 tracks) or
-        ``shard_seconds`` seconds of audio (default 3600).
+        ``shard_seconds`` seconds of audio (default 3600 on one machine, 86400 on a cluster,
+        where each shard costs a task and a commit on this process, and a lost shard is
+        redone by another worker).
     cluster : distributed.Client or str or distributed.deploy.Cluster, optional
         Run the shards on a Dask cluster: a ``distributed.Client``, a scheduler's address such
         as ``"tcp://host:8786"``, or a cluster object such as :func:`embedexplore.slurm_cluster`
@@ -260,6 +266,8 @@ def _extract(collection, store, models, layers, device, precision, dtype, batch_
             shard_tracks = SHARD_TRACKS
             if client is not None:  # small work: smaller shards, so that every worker has some
                 shard_tracks = _cluster.shard_size(len(todo), sum(client.nthreads().values()))
+        if shard_seconds is None:
+            shard_seconds = SHARD_SECONDS if client is None else CLUSTER_SHARD_SECONDS
         if shard_tracks < 1:
             raise ValueError(f"shard_tracks must be >= 1, got {shard_tracks}")
         shards = _plan(todo, shard_tracks, shard_seconds)
