@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import embedexplore as ee
-from clusters import MODELS, assert_same_store, extract, local_cluster, music_folder
+from clusters import MODELS, TIMEOUT, assert_same_store, extract, local_cluster, music_folder
 
 distributed = pytest.importorskip("distributed", reason="pip install 'embedexplore[distributed]'")
 
@@ -93,7 +93,8 @@ def test_the_command_line_extracts_through_a_scheduler(folder, cluster, tmp_path
     music = folder.roots[0]  # scanned again: the damaged file is now left out by the scan
     address = cluster.scheduler.address
     args = ["extract", str(music), "--store", str(tmp_path / "cli"), "--models", *MODELS,
-            "--device", "cpu", "--no-cache", "-q", "--scheduler", address]  # fmt: skip
+            "--device", "cpu", "--no-cache", "-q", "--scheduler", address,
+            "--shard-timeout", str(TIMEOUT)]  # fmt: skip
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "11 segments of 7 tracks" in out and "7 extracted" in out

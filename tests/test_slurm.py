@@ -85,7 +85,8 @@ def test_the_command_line_runs_slurm_jobs_and_ends_them(slurm, folder, tmp_path,
     args = ["extract", str(music), "--store", str(tmp_path / "cli"), "--models", "vgg-mtt",
             "--device", "cpu", "--no-cache", "-q", "--slurm", "2", "--slurm-gpus", "0",
             "--slurm-cores", "1", "--slurm-memory", "2GB", "--slurm-walltime", "00:20:00",
-            "--slurm-interface", "lo", "--slurm-logs", str(tmp_path / "jobs")]  # fmt: skip
+            "--slurm-interface", "lo", "--slurm-logs", str(tmp_path / "jobs"),
+            "--shard-timeout", str(TIMEOUT)]  # fmt: skip
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "7 extracted" in out and "0 failed" in out

@@ -77,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run on JOBS SLURM jobs, each a Dask worker with one GPU (dask-jobqueue; the "
         "nodes must see the music, the store and this Python at the same paths)",
     )  # fmt: skip
+    p_ext.add_argument(
+        "--shard-timeout", type=float, metavar="SECONDS",
+        help="with --scheduler or --slurm: give up when no shard finishes for this long "
+        "(what was committed is kept; default: wait)",
+    )  # fmt: skip
     slurm = p_ext.add_argument_group("SLURM jobs (with --slurm)")
     slurm.add_argument("--slurm-partition", metavar="NAME", help="partition (sbatch -p)")
     slurm.add_argument(
@@ -191,7 +196,7 @@ def _extract(args) -> int:
             collection, store=args.store, models=args.models, layers=layers,
             device=args.device, precision=args.precision, dtype=args.dtype,
             batch_size=args.batch_size, workers=args.decoders, progress=not args.quiet,
-            retry_errors=args.retry_errors, cluster=cluster,
+            retry_errors=args.retry_errors, cluster=cluster, shard_timeout=args.shard_timeout,
         )  # fmt: skip
     finally:
         if args.slurm is not None:
