@@ -384,21 +384,7 @@ class Embeddings:
 
     def _gather(self, model: str, layer: str, rows, out: np.ndarray) -> None:
         """Copy ``rows`` (``(part, first, n)`` per track) into ``out`` in order, in runs."""
-        sources: dict[str, np.ndarray] = {}
-        at = 0
-        i = 0
-        while i < len(rows):
-            pid, first, n = rows[i]
-            j = i + 1
-            # extend the run while the next track follows on in the same part
-            while j < len(rows) and rows[j][0] == pid and rows[j][1] == first + n:
-                n += rows[j][2]
-                j += 1
-            if pid not in sources:
-                sources[pid] = self._store.open_array(model, pid, layer)
-            out[at : at + n] = sources[pid][first : first + n]
-            at += n
-            i = j
+        self._store.gather(model, layer, rows, out)
 
     def track(self, track_id: str) -> pd.DataFrame:
         """The segments of one track (their index is their row in :meth:`array`).

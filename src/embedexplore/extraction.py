@@ -763,13 +763,7 @@ def _compact(st: Store, manifest: dict, models, live: list[dict]) -> None:
             layers = entry["layers"]
 
             def __call__(self, layer, out, _m=m, _spans=spans):
-                at = 0
-                sources: dict = {}
-                for pid, first, n in _spans:
-                    if pid not in sources:
-                        sources[pid] = st.open_array(_m, pid, layer)
-                    out[at : at + n] = sources[pid][first : first + n]
-                    at += n
+                st.gather(_m, layer, _spans, out)
 
         pid = st.write_part(
             m, version=entry["version"], dtype=entry["dtype"],

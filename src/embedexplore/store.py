@@ -28,6 +28,7 @@ into one part in collection order, which readers memory-map without copying.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -45,6 +46,8 @@ from ._atomic import atomic_write
 __all__ = ["PREPROCESSING", "STORE_FORMAT", "Part", "Store", "StoreError"]
 
 STORE_FORMAT = 1
+#: Parts memory-mapped at once by :meth:`Store.gather` (each map holds a file descriptor).
+OPEN_PARTS = 16
 #: Everything between the file and the network's input: a change here changes every array.
 PREPROCESSING = (
     "pyav decode; channel mean; soxr HQ to 16 kHz; mel n_fft=512 hop=256 n_mels=96 slaney, "
@@ -168,6 +171,32 @@ class Store:
                 f"{model}'s rows in {self.path} were rewritten by a later extraction since they "
                 "were read; open it again (embedexplore.open_store) to see the new ones"
             ) from None
+
+    def gather(self, model: str, layer: str, spans, out: np.ndarray) -> None:
+        """Copy ``spans`` (``(part_id, first_row, n_rows)``, in order) of ``model``'s
+        ``layer`` into ``out``, one after the other, copying runs of consecutive rows at once.
+
+        A memory map holds a file descriptor, and an archive's store holds tens of thousands of
+        parts before compaction: only the :data:`OPEN_PARTS` parts used last stay open (a
+        part's rows are mostly one run of consecutive tracks), so ``ulimit -n`` is never met.
+        """
+        sources: collections.OrderedDict = collections.OrderedDict()
+        at = i = 0
+        while i < len(spans):
+            pid, first, n = spans[i]
+            j = i + 1
+            while j < len(spans) and spans[j][0] == pid and spans[j][1] == first + n:
+                n += spans[j][2]  # the next track follows on in the same part
+                j += 1
+            if pid in sources:
+                sources.move_to_end(pid)
+            else:
+                if len(sources) >= OPEN_PARTS:
+                    sources.popitem(last=False)
+                sources[pid] = self.open_array(model, pid, layer)
+            out[at : at + n] = sources[pid][first : first + n]
+            at += n
+            i = j
 
     def write_part(
         self,
