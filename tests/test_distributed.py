@@ -60,13 +60,12 @@ def test_a_scheduler_address_works_too_and_resumes_a_partial_store(folder, clust
     assert_same_store(tmp_path / "s", tmp_path / "one")
 
 
-def test_small_work_is_cut_into_smaller_shards_on_a_cluster():
+def test_small_collections_are_cut_into_smaller_shards_on_a_cluster():
     from embedexplore._cluster import shard_size
 
-    assert shard_size(100_000, 16) == 200  # large work: the default shard
-    assert shard_size(1000, 16) == 32  # 1000 tracks, 16 threads: 2 shards per thread
-    assert shard_size(7, 2) == 4  # never below 4 tracks
-    assert shard_size(50, 0) == 25  # no worker yet counts as one thread
+    assert shard_size(500_000) == shard_size(12_800) == 200  # the default shard
+    assert shard_size(1000) == 16  # 64 shards: work for 32 worker threads
+    assert shard_size(7) == 4  # never below 4 tracks
 
 
 def test_slurm_time_limits_are_read_as_slurm_reads_them():

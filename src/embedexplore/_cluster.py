@@ -187,12 +187,18 @@ def shard_id(spec: dict, tracks: list[dict], need: dict) -> str:
     return h.hexdigest()[:20]
 
 
-def shard_size(n_tracks: int, threads: int) -> int:
-    """Tracks per shard by default on a cluster of ``threads`` worker threads: 200, or fewer
-    where that leaves workers idle (two shards per thread), but not below 4 tracks."""
+def shard_size(n_tracks: int) -> int:
+    """Tracks per shard by default on a cluster, for a collection of ``n_tracks`` live tracks:
+    200, or fewer for a small collection, so that it makes at least 64 shards (work for 32
+    worker threads, two shards each), but not fewer than 4 tracks.
+
+    It depends on the collection only, not on what is left to do nor on the workers present, so
+    that a resumed run cuts what is missing exactly as the first run did (the same batches: the
+    same values).
+    """
     from .extraction import MIN_CLUSTER_SHARD, SHARD_TRACKS
 
-    return min(SHARD_TRACKS, max(MIN_CLUSTER_SHARD, -(-n_tracks // (2 * max(threads, 1)))))
+    return min(SHARD_TRACKS, max(MIN_CLUSTER_SHARD, -(-n_tracks // 64)))
 
 
 def _taggers(models, device: str, precision: str) -> dict:

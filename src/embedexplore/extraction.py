@@ -125,8 +125,8 @@ def extract(
         only once it changed (or reappeared).
     shard_tracks, shard_seconds : int, float
         How much work is committed at a time (see the module docstring): a shard closes once
-        it holds ``shard_tracks`` tracks (default 200; on a cluster, fewer where the work is
-        small, so that every worker thread gets two shards, but not below 4 tracks) or
+        it holds ``shard_tracks`` tracks (default 200; on a cluster, fewer for a collection of
+        under 12,800 tracks, so that it makes 64 shards, but not below 4 tracks) or
         ``shard_seconds`` seconds of audio (default 3600 on one machine, 86400 on a cluster,
         where each shard costs a task and a commit on this process, and a lost shard is
         redone by another worker).
@@ -265,7 +265,7 @@ def _extract(collection, store, models, layers, device, precision, dtype, batch_
         if shard_tracks is None:
             shard_tracks = SHARD_TRACKS
             if client is not None:  # small work: smaller shards, so that every worker has some
-                shard_tracks = _cluster.shard_size(len(todo), sum(client.nthreads().values()))
+                shard_tracks = _cluster.shard_size(len(live))
         if shard_seconds is None:
             shard_seconds = SHARD_SECONDS if client is None else CLUSTER_SHARD_SECONDS
         if shard_tracks < 1:
