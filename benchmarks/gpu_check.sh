@@ -54,7 +54,7 @@ if [ -d .gpu-music ]; then
 excerpt('.gpu-music/hellforce.ogg', '/tmp/tiny/tiny.ogg', 3.2)"
   step timeout 150 python3 benchmarks/extract_speed.py --folder /tmp/tiny --copies 10000 \
     --device cuda
-  step timeout 150 python3 benchmarks/cluster_gpu.py --folder .gpu-music --copies 20
+  step timeout 180 python3 benchmarks/cluster_gpu.py --folder .gpu-music --copies 40
 else
   echo "no .gpu-music: run benchmarks/gpu_music.sh here first; extraction benchmarks skipped"
   status=1
