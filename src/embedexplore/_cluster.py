@@ -260,9 +260,8 @@ def run_shard(spec: dict, tracks: list[dict], need: dict) -> dict:
     models = [m for m in spec["models"] if need.get(m)]
     taggers = _taggers(spec["models"], spec["device"], spec["precision"])
     device = next(iter(taggers.values())).device
-    have = {
-        m: {t["id"]: None for t in tracks if t["id"] not in set(need.get(m, ()))} for m in models
-    }
+    needed = {m: set(need[m]) for m in models}
+    have = {m: {t["id"]: None for t in tracks if t["id"] not in needed[m]} for m in models}
     run = _Run(
         Store(spec["store"]), {"errors": {}, "models": {}}, {m: taggers[m] for m in models},
         {m: spec["layers"][m] for m in models}, spec["versions"], spec["dtype"],
