@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _hardware import describe
+from _music import link_copies
 
 EXTS = {".ogg", ".mp3", ".flac", ".opus", ".m4a", ".wav"}
 
@@ -56,15 +57,7 @@ def main() -> None:
     cores = os.cpu_count() or 2
     results: dict[str, float] = {}
     try:
-        music = work / "music"
-        for c in range(args.copies):
-            d = music / f"copy{c:04d}"
-            d.mkdir(parents=True)
-            for i, f in enumerate(files):
-                try:
-                    os.link(f, d / f"{i:04d}-{f.name}")
-                except OSError:
-                    os.symlink(f.resolve(), d / f"{i:04d}-{f.name}")
+        music = link_copies(files, work / "music", args.copies)
         coll = ee.scan(music, cache=False, progress=False)
         print(f"collection: {len(files)} files x {args.copies} copies = {len(coll)} tracks, "
               f"{coll.duration / 3600:.2f} h; models {' '.join(models)}")  # fmt: skip

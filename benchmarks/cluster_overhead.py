@@ -40,6 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _hardware import describe
+from _music import link_copies
 
 FREEDROID = Path("/usr/share/freedroidrpg/data/sound/music")
 
@@ -67,14 +68,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ee-overhead-"))
     folder = args.folder
     if args.limit:  # the first N files, linked into a folder of their own
-        folder = work / "music"
-        folder.mkdir()
         files = sorted(p for p in args.folder.iterdir() if p.is_file())[: args.limit]
-        for f in files:
-            try:
-                os.link(f, folder / f.name)
-            except OSError:
-                os.symlink(f.resolve(), folder / f.name)
+        folder = link_copies(files, work / "music")
     collection = ee.scan(folder, cache=False, progress=False)
     hours = collection.tracks["duration"].sum() / 3600
     print(f"folder: {args.folder}: {len(collection.tracks)} tracks, {hours * 60:.1f} min; "

@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _hardware import describe
+from _music import link_copies
 
 
 def _rss_mb(pid: int) -> float:
@@ -112,16 +113,7 @@ def main() -> None:
     if args.limit:
         files = files[: args.limit]
     with tempfile.TemporaryDirectory() as tmp:
-        music = Path(tmp) / "music"
-        for c in range(args.copies):
-            d = music / f"copy{c:04d}"
-            d.mkdir(parents=True)
-            for i, f in enumerate(files):
-                name = f"{i:04d}-{f.name}"  # two folders may hold the same file name
-                try:
-                    os.link(f, d / name)
-                except OSError:
-                    os.symlink(f.resolve(), d / name)
+        music = link_copies(files, Path(tmp) / "music", args.copies)
         t = time.perf_counter()
         coll = embedexplore.scan(music, cache=False, progress=False)
         scan_s = time.perf_counter() - t

@@ -82,22 +82,22 @@ def _die_after_first_part(flag: str) -> None:
     Store.write_part = write_then_die
 
 
-def test_a_task_that_raises_once_is_retried(collection, reference, client, tmp_path):
-    flag = str(tmp_path / "raised")
-    client.run(_raise_once, flag)
+@pytest.mark.parametrize(
+    "inject",
+    [
+        pytest.param(_raise_once, id="a task that raises once is retried"),
+        pytest.param(
+            _die_after_first_part, id="a worker that dies mid-shard loses that shard only"
+        ),
+    ],
+)
+def test_a_fault_on_a_worker_ends_with_the_fault_free_store(
+    inject, collection, reference, client, tmp_path
+):
+    flag = str(tmp_path / "fault")
+    client.run(inject, flag)
     emb = extract(collection, tmp_path / "store", cluster=client)
     assert Path(flag).exists(), "the fault did not happen"
-    assert emb.stats.extracted == 8 and emb.stats.failed == 0
-    assert_same_store(tmp_path / "store", reference)
-
-
-def test_a_worker_that_dies_mid_shard_loses_only_that_shard(
-    collection, reference, client, tmp_path
-):
-    flag = str(tmp_path / "died")
-    client.run(_die_after_first_part, flag)
-    emb = extract(collection, tmp_path / "store", cluster=client)
-    assert Path(flag).exists(), "no worker died"
     assert emb.stats.extracted == 8 and emb.stats.failed == 0
     assert_same_store(tmp_path / "store", reference)
 
