@@ -19,6 +19,7 @@ import embedexplore
 from embedexplore import collection as collection_module
 from embedexplore import scan
 from embedexplore.scan_cache import ScanCache
+from unprivileged import scan_as_nobody
 
 
 def _tag(path, **fields):
@@ -171,39 +172,8 @@ def test_unreadable_permissions_are_reported(tmp_path):
     af.write(root / "ok.flac", seconds=1.0)
     locked = af.write(root / "locked.flac", seconds=1.0)
     locked.chmod(0)
-    if os.geteuid() != 0:
-        c = scan(root, cache=False, progress=False)
-        n_tracks, errors = len(c.tracks), c.errors.to_dict("records")
-    else:
-        # root reads anything: scan as an unprivileged user, in a forked child that has
-        # everything imported already
-        import json
-
-        import tqdm.auto  # noqa: F401 - imported lazily by scan; the child could not read it
-
-        for p in [root, *root.parents]:
-            if p == Path("/"):
-                break
-            p.chmod(p.stat().st_mode | 0o005)
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child
-            try:
-                os.close(read_end)
-                os.setgid(65534)
-                os.setuid(65534)
-                c = scan(root, cache=False, progress=False)
-                os.write(
-                    write_end, json.dumps([len(c.tracks), c.errors.to_dict("records")]).encode()
-                )
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        with os.fdopen(read_end) as f:
-            data = f.read()
-        os.waitpid(pid, 0)
-        n_tracks, errors = json.loads(data)
-    assert n_tracks == 1 and len(errors) == 1
+    paths, errors = scan_as_nobody(root)
+    assert len(paths) == 1 and len(errors) == 1
     assert errors[0]["path"].endswith("locked.flac")
     assert "permission denied" in errors[0]["reason"]
     assert errors[0]["indexed"] is False

@@ -26,7 +26,9 @@ from typing import Any
 import pandas as pd
 
 from . import audio, tags
+from ._text import TEXT, printable, records_frame, text_array
 from .scan_cache import ScanCache
+from .scan_folders import find_audio_files
 
 __all__ = ["AUDIO_EXTENSIONS", "Collection", "ScanStats", "scan"]
 
@@ -41,19 +43,11 @@ AUDIO_EXTENSIONS = frozenset(
 )  # fmt: skip
 """File extensions :func:`scan` reads (case-insensitive)."""
 
-#: Archives often found in music folders: reported so that the user knows audio may hide there.
-ARCHIVE_EXTENSIONS = frozenset({".zip", ".pk3", ".rar", ".7z"})
-
 TRACK_COLUMNS = (
     "path", "title", "artist", "album", "album_artist", "genre", "year", "track_number",
     "duration", "sample_rate", "channels", "codec", "container", "bit_rate", "size", "mtime",
 )  # fmt: skip
 ERROR_COLUMNS = ("path", "reason", "indexed")
-
-#: Text columns: pandas' string dtype with NaN for missing values, which is pandas 3's default
-#: ``str`` and, spelled out, behaves the same on pandas 2.3 (where ``astype("str")`` would turn a
-#: missing tag into the text "None").
-TEXT = pd.StringDtype(storage="python", na_value=float("nan"))
 
 # save the cache every so many newly read files or seconds, so that a killed scan resumes (each
 # save rewrites the whole cache: ~1 s for 100,000 files, hence not more often)
@@ -105,9 +99,13 @@ class Collection:
         falls back to the file name), ``genre`` (list of str), ``year``, ``track_number``
         (nullable Int64), ``duration`` (seconds, measured from the audio stream), ``sample_rate``,
         ``channels``, ``codec``, ``container``, ``bit_rate``, ``size`` (bytes), ``mtime`` (UTC).
+        Text (the index too) is pandas' string dtype held as Python ``str``, with or without
+        pyarrow: a file name that is not valid UTF-8 keeps its bytes as surrogate escapes, and
+        ``os.fsencode(path)`` gives them back.
     errors : pandas.DataFrame
-        One row per file with a problem: ``path``, ``reason``, and ``indexed`` (True where the
-        file is still in ``tracks``, e.g. audio fine but tags unreadable).
+        One row per file or folder with a problem: ``path``, ``reason``, and ``indexed`` (True
+        where the file is still in ``tracks``, e.g. audio fine but tags unreadable; False for
+        what was not indexed, such as a folder that cannot be read or a broken link).
     roots : tuple of pathlib.Path, default: ()
         The scanned folders.
     stats : ScanStats or None, default: None
@@ -126,7 +124,7 @@ class Collection:
         hours = self.tracks["duration"].sum() / 3600 if len(self.tracks) else 0.0
         return (
             f"<Collection: {len(self.tracks)} tracks, {hours:.1f} h, "
-            f"{len(self.errors)} errors, roots={[str(r) for r in self.roots]}>"
+            f"{len(self.errors)} errors, roots={[printable(str(r)) for r in self.roots]}>"
         )
 
     @property
@@ -195,7 +193,8 @@ class Collection:
             Track counts (``int64``) indexed by genre name; tracks without a genre are not
             counted.
         """
-        return self.tracks["genre"].explode().dropna().value_counts()
+        genres = text_array(g for gs in self.tracks["genre"] for g in gs)
+        return pd.Series(genres, name="genre").value_counts()
 
     def summary(self) -> str:
         """A few lines for a terminal: tracks, total duration, formats, errors.
@@ -205,6 +204,8 @@ class Collection:
         str
             Newline-separated lines: track count, total duration (``h:mm:ss``) and size, the
             codecs, artist and album counts, the first 20 errors, and the scan's statistics.
+            Printable whatever the terminal's encoding allows: the bytes of a file name that is
+            not valid UTF-8 are shown as ``\\xe9`` escapes.
         """
         t = self.tracks
         lines = [
@@ -223,7 +224,7 @@ class Collection:
             skipped = int((~self.errors["indexed"]).sum())
             lines.append(f"errors: {len(self.errors)} files ({skipped} not indexed)")
             for row in self.errors.head(20).itertuples():
-                lines.append(f"  {row.path}: {row.reason}")
+                lines.append(printable(f"  {row.path}: {row.reason}"))
             if len(self.errors) > 20:
                 lines.append(f"  ... and {len(self.errors) - 20} more (see collection.errors)")
         else:
@@ -251,6 +252,12 @@ def scan(
     ----------
     paths : path or list of paths
         Folders to walk (recursively; hidden files and folders are skipped), or single files.
+        Symbolic links are followed, each real folder walked once (links in a loop or to a
+        folder already walked add nothing); a file reachable by several paths is indexed once,
+        under its path without links if it has one, else the first found (hard links without
+        symbolic links are each indexed). A folder that cannot be read, a dangling link or one
+        that cannot be followed is a row of :attr:`Collection.errors` (see
+        :mod:`embedexplore.scan_folders`).
     cache : bool or path
         ``True`` keeps a cache in the user's cache directory so that a later scan reads only new
         or changed files (same path, size and modification time means unchanged); a path names
@@ -293,8 +300,7 @@ def scan(
     seen_ids: dict[str, str] = {}
     seen_paths: set[str] = set()
     found = read = cached = removed = 0
-    for root in roots:
-        files, walk_errors = _walk(root, exts)
+    for root, (files, walk_errors) in zip(roots, find_audio_files(roots, exts), strict=True):
         # a root inside another root: its files are indexed once, under the first root
         files = [f for f in files if f[0] not in seen_paths]
         seen_paths.update(f[0] for f in files)
@@ -345,8 +351,8 @@ def scan(
             rows.append(_row(track_id, path, st_size, st_mtime_ns, record))
 
     tracks = _tracks_frame(rows)
-    errors_df = pd.DataFrame(errors, columns=list(ERROR_COLUMNS)).astype(
-        {"path": TEXT, "reason": TEXT, "indexed": "bool"}
+    errors_df = records_frame(
+        errors, ERROR_COLUMNS, {"path": TEXT, "reason": TEXT, "indexed": "bool"}
     )
     stats = ScanStats(
         found=found,
@@ -441,61 +447,6 @@ def _roots(paths) -> list[Path]:
     if not roots:
         raise ValueError("scan() needs at least one folder")
     return roots
-
-
-def _walk(root: Path, exts: frozenset[str]) -> tuple[list[tuple[str, int, int]], list[dict]]:
-    """(path, size, mtime_ns) of every audio file under ``root``, sorted; and listing errors."""
-    errors: list[dict] = []
-    found: list[tuple[str, int, int]] = []
-
-    def consider(path: str) -> None:
-        name = os.path.basename(path)
-        ext = os.path.splitext(name)[1].lower()
-        if name.startswith("."):
-            return
-        if ext in ARCHIVE_EXTENSIONS and ext not in exts:
-            errors.append(
-                {
-                    "path": path,
-                    "indexed": False,
-                    "reason": f"archive ({ext}): extract its audio to a folder to scan it",
-                }
-            )
-            return
-        if ext not in exts:
-            return
-        try:
-            st = os.stat(path)
-        except OSError as e:
-            errors.append(
-                {
-                    "path": path,
-                    "indexed": False,
-                    "reason": f"cannot access the file: {e.strerror or e}",
-                }
-            )
-            return
-        found.append((path, st.st_size, st.st_mtime_ns))
-
-    if root.is_file():
-        consider(os.fspath(root))
-        return found, errors
-
-    def onerror(e: OSError) -> None:
-        errors.append(
-            {
-                "path": e.filename or os.fspath(root),
-                "indexed": False,
-                "reason": f"cannot list the folder: {e.strerror or e}",
-            }
-        )
-
-    for folder, dirs, files in os.walk(root, onerror=onerror):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            consider(os.path.join(folder, name))
-    found.sort()
-    return found, errors
 
 
 def _read_all(to_read, entries, store, kept, *, workers: int, progress: bool, root: Path) -> None:
@@ -596,9 +547,11 @@ def _row(track_id: str, path: str, size: int, mtime_ns: int, r: dict[str, Any]) 
 
 
 def _tracks_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=["track_id", *TRACK_COLUMNS])
-    df = df.astype(
+    df = records_frame(
+        rows,
+        ["track_id", *TRACK_COLUMNS],
         {
+            "track_id": TEXT,
             "path": TEXT,
             "title": TEXT,
             "artist": TEXT,
@@ -613,11 +566,11 @@ def _tracks_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
             "container": TEXT,
             "bit_rate": "Int64",
             "size": "int64",
-        }
+            "mtime": "int64",
+        },
     )
-    df["mtime"] = pd.to_datetime(df["mtime"].astype("int64"), unit="ns", utc=True)
-    df["genre"] = df["genre"].astype(object)
-    return df.set_index("track_id")
+    df["mtime"] = pd.to_datetime(df["mtime"], unit="ns", utc=True)
+    return df.set_index("track_id")  # genre stays object: a list per track
 
 
 def _casefold_set(values: str | Iterable[str]) -> set[str]:
