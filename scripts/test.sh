@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 bash scripts/install_test_music.sh || echo "note: test music not installed; those tests will skip"
 bash scripts/install_browser.sh || echo "note: chromium not installed; the browser tests will skip"
+bash scripts/install_players.sh || echo "note: mpv not installed; the playlist player tests will skip"
 bash scripts/install_slurm.sh || echo "note: SLURM not installed; the SLURM test will skip"
 # --nbval-lax: the example notebooks run cell by cell after the tests (examples/conftest.py gives
 # them a private cache); only cells marked NBVAL_CHECK_OUTPUT have their output compared

@@ -13,7 +13,9 @@ rows that put the track there).
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -27,6 +29,8 @@ __all__ = ["ORDERS", "from_selection", "path", "radio", "to_m3u8", "to_xspf"]
 
 ORDERS = ("selection", "time", "axis")
 
+logger = logging.getLogger(__name__)
+
 
 def _frame(embeddings, track_ids, collection, segments=None) -> pd.DataFrame:
     t = embeddings.tracks.loc[list(track_ids)]
@@ -35,7 +39,9 @@ def _frame(embeddings, track_ids, collection, segments=None) -> pd.DataFrame:
     )
     meta = collection.tracks if collection is not None else None
     for col in ("artist", "title", "album"):
-        out[col] = meta[col].reindex(out.index).to_numpy() if meta is not None else np.nan
+        # .array keeps the collection's dtype: a numpy array would be inferred anew as pandas'
+        # default string dtype, which (pyarrow's) refuses the lone surrogates a tag may hold
+        out[col] = meta[col].reindex(out.index).array if meta is not None else np.nan
     out["segments"] = [list(segments.get(tid, [])) if segments else [] for tid in out.index]
     return out
 
@@ -265,10 +271,51 @@ def path(
     return _frame(embeddings, chosen, collection)
 
 
+# Export. Tags and file names are data from the files, and some are hostile: a title
+# "x\n/etc/passwd" must not become a second entry of an M3U8 file, a control character must not
+# make an XSPF file that XML parsers reject.
+
+# Characters that end a line for some reader: LF for every M3U reader (mpv, VLC), CR for many;
+# VT, FF, FS, GS, RS, NEL, LS and PS for Python's str.splitlines, JavaScript and some editors.
+# Tab and US (unit separator) are not line breaks but are whitespace that readers strip or
+# split on, so they go too.
+_LINE_BREAKS = re.compile(r"[\t\n\x0b\x0c\r\x1c-\x1f\x85\u2028\u2029]")
+# What may not stand in a line of text: control characters (C0, DEL, C1; NUL and ESC among
+# them) and lone surrogates (Python's stand-ins for the bytes of a file name that is not UTF-8).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# A path with any of these cannot be written as a plain M3U line (M3U has no escape).
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# XML 1.0 allows only these characters (its production "Char"), not even as character
+# references: every other one makes the document ill-formed.
+_NOT_XML = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NAMED = 10  # paths named in a warning, at most
+
+
+def _one_line(text: str) -> str:
+    """``text`` safe inside one M3U line: line breaks and tabs become spaces, other control
+    characters and lone surrogates U+FFFD (the replacement character)."""
+    return _CONTROLS.sub("\ufffd", _LINE_BREAKS.sub(" ", text))
+
+
+def _xml_text(text: str) -> str:
+    """``text`` as XML character data: characters XML 1.0 forbids become U+FFFD, markup is
+    escaped, CR is written as a reference (a parser reads a literal CR back as LF)."""
+    return escape(_NOT_XML.sub("\ufffd", text)).replace("\r", "&#13;")
+
+
 def _label(row) -> str:
     artist = row.artist if isinstance(row.artist, str) else ""
     title = row.title if isinstance(row.title, str) else Path(row.path).stem
-    return f"{artist} - {title}" if artist else title
+    return _one_line(f"{artist} - {title}" if artist else title)
+
+
+def _whole(seconds, per_second: int = 1) -> int | None:
+    """A duration in seconds as a whole number of seconds (or of 1/``per_second`` s); None
+    where unknown (NaN, None)."""
+    try:
+        return round(float(seconds) * per_second)
+    except (TypeError, ValueError, OverflowError):  # None, NaN, inf
+        return None
 
 
 def _location(p: str, target: Path, relative: bool) -> str:
@@ -277,8 +324,37 @@ def _location(p: str, target: Path, relative: bool) -> str:
     return os.path.abspath(p)
 
 
+def _file_uri(p: str) -> str:
+    """A ``file://`` URI of ``p``: the name's bytes percent-encoded, so any name fits."""
+    return "file://" + quote(os.fsencode(os.path.abspath(p)))
+
+
+def _m3u_location(p: str, target: Path, relative: bool) -> str | None:
+    """The line that names ``p`` in an M3U file, or None where no plain line can."""
+    loc = _location(p, target, relative)
+    head = loc.split(os.sep, 1)[0]
+    if relative and (loc[:1] == "#" or loc[:1].isspace() or ":" in head):
+        # a leading "#" makes a comment, leading spaces are stripped, "name:" reads as a URL
+        # scheme: "./" keeps the line a path to the same file
+        loc = os.curdir + os.sep + loc
+    if _UNSAFE_IN_PATH.search(loc) or loc != loc.rstrip():  # readers strip trailing spaces
+        return None
+    return loc
+
+
 def to_m3u8(playlist: pd.DataFrame, target, *, relative: bool = False) -> Path:
     """Write ``playlist`` as an M3U8 file (UTF-8, ``#EXTINF`` with duration and "artist - title").
+
+    One entry per track, whatever its tags and file name. In the "artist - title" label, line
+    breaks and tabs become spaces and other control characters and lone surrogates (from file
+    names that are not UTF-8) become U+FFFD, so that no tag can start a line of its own.
+    M3U has no escape for a path: a path that cannot be written as a plain line (a line break
+    or other control character in it, bytes that are not UTF-8, trailing spaces) is written
+    as a percent-encoded ``file://`` URI (absolute, even with ``relative=True``), which mpv,
+    VLC and most players open, with a warning naming it (players that read only plain paths
+    skip such a track; XSPF, see :func:`to_xspf`, has no such limit). A relative path that
+    starts with ``#`` or a space or looks like a URL scheme is written as ``./path``. A track
+    of unknown duration gets the duration -1.
 
     Parameters
     ----------
@@ -296,24 +372,43 @@ def to_m3u8(playlist: pd.DataFrame, target, *, relative: bool = False) -> Path:
     """
     target = Path(target).expanduser().resolve()
     lines = ["#EXTM3U"]
+    as_uri = []
     for row in playlist.itertuples():
-        lines.append(f"#EXTINF:{round(row.duration)},{_label(row)}")
-        lines.append(_location(row.path, target, relative))
-    data = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")  # non-UTF-8 names kept
+        seconds = _whole(row.duration)
+        lines.append(f"#EXTINF:{-1 if seconds is None else seconds},{_label(row)}")
+        loc = _m3u_location(row.path, target, relative)
+        if loc is None:
+            as_uri.append(row.path)
+            loc = _file_uri(row.path)
+        lines.append(loc)
+    if as_uri:
+        named = ", ".join(repr(p) for p in as_uri[:_NAMED])  # repr shows "\n" as \n
+        more = f" and {len(as_uri) - _NAMED} more" if len(as_uri) > _NAMED else ""
+        logger.warning(
+            "%s: %d paths written as file:// URIs, as M3U cannot hold them as plain lines "
+            "(players that read only plain paths will skip them; XSPF holds any path): %s%s",
+            target, len(as_uri), named, more,
+        )  # fmt: skip
     with atomic_write(target) as f:
-        f.write(data)
+        f.write(("\n".join(lines) + "\n").encode("utf-8"))
     return target
 
 
 def to_xspf(playlist: pd.DataFrame, target, *, relative: bool = False, title=None) -> Path:
     """Write ``playlist`` as XSPF (XML Shareable Playlist Format).
 
-    Each track has its location, title, creator and duration (milliseconds).
+    Each track has its location, title, creator, album and duration (milliseconds), as tagged.
+    Locations are URIs with the file name's bytes percent-encoded, so every path is written
+    exactly. The file is well-formed UTF-8 XML whatever the tags: a character that XML 1.0
+    forbids (a control character other than tab, LF and CR, a lone surrogate, U+FFFE, U+FFFF)
+    becomes U+FFFD, the replacement character; CR is kept as ``&#13;``. A track of unknown
+    duration has no duration element.
 
     Parameters
     ----------
     playlist : pandas.DataFrame
-        A playlist of this module (columns ``path``, ``duration``, ``artist``, ``title``).
+        A playlist of this module (columns ``path``, ``duration``, ``artist``, ``title``,
+        optionally ``album``).
     target : str or os.PathLike
         The file to write (replaced atomically if it exists).
     relative : bool, default: False
@@ -333,21 +428,28 @@ def to_xspf(playlist: pd.DataFrame, target, *, relative: bool = False, title=Non
         '<playlist version="1" xmlns="http://xspf.org/ns/0/">',
     ]
     if title:
-        out.append(f"  <title>{escape(str(title))}</title>")
+        out.append(f"  <title>{_xml_text(str(title))}</title>")
     out.append("  <trackList>")
     for row in playlist.itertuples():
-        loc = _location(row.path, target, relative)
-        encoded = os.fsencode(loc)  # the file name's bytes, percent-encoded
-        uri = quote(encoded) if relative else "file://" + quote(encoded)
+        if relative:  # the file name's bytes, percent-encoded
+            uri = quote(os.fsencode(_location(row.path, target, relative)))
+        else:
+            uri = _file_uri(row.path)
         out.append("    <track>")
         out.append(f"      <location>{escape(uri)}</location>")
-        if isinstance(row.title, str):
-            out.append(f"      <title>{escape(row.title)}</title>")
-        if isinstance(row.artist, str):
-            out.append(f"      <creator>{escape(row.artist)}</creator>")
-        out.append(f"      <duration>{round(row.duration * 1000)}</duration>")
+        # elements in the order of the XSPF schema
+        for tag, value in (
+            ("title", row.title),
+            ("creator", row.artist),
+            ("album", getattr(row, "album", None)),
+        ):
+            if isinstance(value, str):
+                out.append(f"      <{tag}>{_xml_text(value)}</{tag}>")
+        ms = _whole(row.duration, 1000)
+        if ms is not None:
+            out.append(f"      <duration>{ms}</duration>")
         out.append("    </track>")
     out += ["  </trackList>", "</playlist>", ""]
     with atomic_write(target) as f:
-        f.write("\n".join(out).encode("utf-8", "surrogateescape"))
+        f.write("\n".join(out).encode("utf-8"))  # strict: every text above is valid Unicode
     return target
