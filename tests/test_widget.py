@@ -253,3 +253,142 @@ def test_playlist_of_the_selection(explorer, explorer_parts, tmp_path):
         assert p in text
     with pytest.raises(ValueError, match="m3u8"):
         explorer.playlist(path=tmp_path / "picked.txt")
+
+
+# -- nothing the page sends is trusted (issue 16) ------------------------------------------------
+
+
+def _page_updates(explorer) -> list[dict]:
+    """The state updates the kernel sends to the page from now on: each one's JSON values by
+    name, binary ones (sent as buffers) as None."""
+    updates = []
+
+    def send(msg, buffers=None):
+        if msg.get("method") != "update":  # not ipywidgets' echo of what the page sent
+            return
+        binary = {path[0]: None for path in msg.get("buffer_paths", [])}
+        updates.append({**msg.get("state", {}), **binary})
+
+    explorer._send = send
+    return updates
+
+
+@pytest.mark.parametrize("seconds", [1e9, math.nan, math.inf, -1.0, 0.0])
+def test_the_page_cannot_change_the_clip_length(explorer, seconds):
+    updates = _page_updates(explorer)
+    explorer.set_state({"segment_seconds": seconds})  # as a page's "update" message does
+    track, segment = 2, 3
+    explorer._on_message(explorer, {"type": "audio", "id": 1, "track": track,
+                                    "segment": segment}, [])  # fmt: skip
+    ((reply, buffers),) = explorer.sent
+    assert reply["ok"], reply
+    rate, x = _wav(buffers[0])
+    assert len(x) == round(SEG * rate)
+    assert (reply["start"], reply["end"]) == pytest.approx((segment * SEG, (segment + 1) * SEG))
+    # the trait keeps the kernel's value, and the page is sent it back
+    assert explorer.segment_seconds == SEG
+    assert any(u.get("segment_seconds") == SEG for u in updates)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("n_points", 10**9),
+        ("point_track", memoryview(b"\xff" * 8)),
+        ("track_labels", ["/etc/passwd"]),
+        ("options", {"models": {"evil": ["x"]}}),
+        ("height", -5),
+        ("_esm", "export default { render() { fetch('https://example.com'); } };"),
+    ],
+)
+def test_the_page_cannot_change_what_only_the_kernel_sets(explorer, name, value):
+    before = explorer.get_state()
+    updates = _page_updates(explorer)
+    explorer.set_state({name: value})
+    assert explorer.get_state() == before
+    assert any(name in u for u in updates)  # the page is put right
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("left", {"layer": ["embeddings"]}),  # unhashable: a TypeError escaped
+        ("left", {"model": 5}),
+        ("left", {"x_tag": "x" * 100_000}),  # was kept (and echoed) with any projection but tags
+        ("right", "vgg"),
+        ("color_by", 5),
+        ("view", None),
+        ("every", 2.5),
+        ("every", -1),
+        ("every", math.nan),
+        ("every", "3"),
+        ("music", {"artists": 5}),  # a TypeError escaped
+        ("highlight", {"albums": {"Fuzz Cathedral": 1}}),  # was taken as its keys
+        ("highlight", {"tracks": [None]}),
+        ("selected", 2**40),  # bytes(2**40): a terabyte of zeros
+        ("selected", "ff"),
+        ("selected", [255, 255, 255]),
+        ("selected", memoryview(b"\xff" * 3)),  # bits for other points (a stale view)
+        ("selected", memoryview(b"\xff" * 10_000_000)),
+    ],
+)
+def test_hostile_control_values_from_the_page_change_nothing(explorer, caplog, name, value):
+    explorer.selection = [1, 5]
+    before = explorer.get_state()
+    updates = _page_updates(explorer)
+    with caplog.at_level("WARNING", logger="embedexplore"):
+        explorer.set_state({name: value})  # no exception: a page cannot raise in the kernel
+    assert explorer.get_state() == before
+    np.testing.assert_array_equal(explorer.selection, [1, 5])
+    assert any(name in u for u in updates)  # the page is sent the kernel's value back
+    assert caplog.records and all(len(r.getMessage()) < 2_000 for r in caplog.records)
+
+
+def test_good_control_values_from_the_page_still_apply(explorer):
+    updates = _page_updates(explorer)
+    explorer.set_state({"every": 2, "color_by": "album", "music": {"artists": "Fuzz Cathedral"}})
+    assert (explorer.every, explorer.color_by) == (2, "album")
+    assert explorer.music == {"artists": ["Fuzz Cathedral"]}
+    assert not any("every" in u or "color_by" in u for u in updates)  # nothing to put right
+
+
+def test_an_audio_error_reply_names_the_track_not_its_path(explorer, explorer_parts, tmp_path):
+    _, emb = explorer_parts
+    gone = tmp_path / "private folder" / "gone.mp3"
+    explorer._emb = _Moved(emb, gone)
+    explorer._on_message(explorer, {"type": "audio", "id": 3, "track": 0, "segment": 0}, [])
+    ((reply, buffers),) = explorer.sent
+    assert reply["ok"] is False and buffers == []
+    error = reply["error"]
+    assert str(tmp_path) not in error and "private folder" not in error
+    assert "track 0" in error and explorer.track_labels[0] in error and "not found" in error
+
+
+@pytest.mark.parametrize("kind", ["audio error quoting the path", "other error"])
+def test_decoder_messages_reach_the_page_without_the_path(explorer, monkeypatch, caplog, kind):
+    from embedexplore import clips
+    from embedexplore.audio import AudioError
+
+    track = 1
+    path = str(explorer._emb.tracks["path"].iat[track])
+    folder = path.rsplit("/", 1)[0]
+
+    def clip(p, **_):
+        if kind == "other error":
+            raise RuntimeError(f"{p}: decoder crashed")
+        raise AudioError(f"Error opening {p!r}: Format not recognised (in {folder})")
+
+    monkeypatch.setattr(clips, "clip", clip)
+    with caplog.at_level("WARNING", logger="embedexplore"):
+        explorer._on_message(explorer, {"type": "audio", "id": 3, "track": track,
+                                        "segment": 0}, [])  # fmt: skip
+    ((reply, buffers),) = explorer.sent
+    error = reply["error"]
+    assert reply["ok"] is False and buffers == []
+    assert folder not in error and f"track {track}" in error
+    assert explorer.track_labels[track] in error
+    if kind == "other error":
+        assert "decoder crashed" not in error
+    else:
+        assert "Format not recognised" in error
+    assert path in caplog.text  # the kernel log keeps the path, for whoever runs the kernel

@@ -15,16 +15,16 @@ audio requests and turns the selection into DataFrames and playlists.
 from __future__ import annotations
 
 import logging
-import math
-import numbers
 
 import numpy as np
 import pandas as pd
 import traitlets as t
 
-from . import clips
-from .audio import segment_start
-from .widget import PANE_KEYS, SEGMENT_NONE, ExplorerWidget
+from . import _explorer_colors as colors
+from . import _explorer_requests as requests
+from ._explorer_controls import PROJECTION_NAMES, PROJECTIONS, filter_spec, pane_spec
+from ._explorer_tracks import tag_columns, track_meta, track_rows, tracks_matching
+from .widget import SEGMENT_NONE, ExplorerWidget
 
 __all__ = ["COLOR_BY", "VIEWS", "Explorer"]
 
@@ -32,20 +32,6 @@ logger = logging.getLogger(__name__)
 
 VIEWS = ("segments", "trajectories", "averages")
 COLOR_BY = ("artist", "album", "genre", "none")  # or "tag:NAME", a tag's activation
-PROJECTIONS = ("pca", "std-pca", "tsne", "umap", "tags")
-_PROJECTION_NAMES = {"pca": "PCA", "std-pca": "STD-PCA", "tsne": "t-SNE", "umap": "UMAP",
-                     "tags": "tags"}  # fmt: skip
-_FILTER_KEYS = ("artists", "albums", "genres", "tracks", "tags")
-
-# 19 distinguishable colours (Tableau 10, then 9 of its lighter tones) for the most frequent
-# categories, and grey for the rest
-_PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
-            "#ff9da7", "#9c755f", "#a0cbe8", "#ffbe7d", "#ff9d9a", "#8cd17d", "#f1ce63",
-            "#d4a6c8", "#fabfd2", "#d7b5a6", "#86bcb6", "#b6992d"]  # fmt: skip
-_OTHER = "#8a8a8a"
-_UNKNOWN = "#c9c9c9"
-_RAMP_STEPS = 32
-_MAX_ID = 2**53  # request ids are echoed back; keep them plain JSON numbers or short strings
 
 
 class Explorer(ExplorerWidget):
@@ -136,7 +122,7 @@ class Explorer(ExplorerWidget):
         self._seed = int(seed)
         self._ready = False
         self._syncing = False
-        self._meta = _track_meta(embeddings, collection)
+        self._meta = track_meta(embeddings, collection)
         self._segment_track = embeddings.segments["track_id"].cat.codes.to_numpy().astype(np.int64)
         self._point_rows = np.zeros(0, np.int64)  # segment row of each point (segments view)
         self._point_tracks = np.zeros(0, np.int64)
@@ -161,51 +147,7 @@ class Explorer(ExplorerWidget):
     # -- validation of the controls (from code and from the browser alike) ---------------------
 
     def _pane_spec(self, spec, side: str) -> dict:
-        if not isinstance(spec, dict):
-            raise t.TraitError(f"{side} must be a dict of {', '.join(PANE_KEYS)}, got {spec!r}")
-        unknown = set(spec) - set(PANE_KEYS)
-        if unknown:
-            raise t.TraitError(f"{side}: unknown keys {sorted(unknown)}; use {list(PANE_KEYS)}")
-        models = self._emb.models
-        default = _default_model(models, side)
-        model = spec.get("model") or default.split("-")[0]
-        dataset = spec.get("dataset")
-        if not isinstance(model, str) or (dataset is not None and not isinstance(dataset, str)):
-            raise t.TraitError(f"{side}: model and dataset must be text")
-        if model not in models:  # "musicnn" + dataset "msd"
-            if dataset is None:
-                same = [m.partition("-")[2] for m in models if m.partition("-")[0] == model]
-                default_data = default.partition("-")[2]
-                dataset = default_data if default_data in same else (same[0] if same else "")
-            model = f"{model}-{dataset}" if dataset else model
-        if model not in models:
-            raise t.TraitError(f"{side}: no model {model!r} in the store; it holds {list(models)}")
-        layers = self._emb.layers(model)
-        layer = spec.get("layer") or (
-            "embeddings" if "embeddings" in layers else next(iter(layers))
-        )
-        if layer not in layers:
-            raise t.TraitError(f"{side}: {model} has no layer {layer!r}; it has {list(layers)}")
-        projection = spec.get("projection") or "tsne"
-        if projection not in PROJECTIONS:
-            raise t.TraitError(
-                f"{side}: projection must be one of {PROJECTIONS}, got {projection!r}"
-            )
-        from .models import BUNDLES
-
-        tags = list(BUNDLES[model].labels) if model in BUNDLES else []
-        x_tag, y_tag = spec.get("x_tag") or "", spec.get("y_tag") or ""
-        if projection == "tags":
-            if "taggrams" not in layers:
-                raise t.TraitError(f"{side}: tag axes need the taggrams of {model}")
-            x_tag = x_tag or tags[0]
-            y_tag = y_tag or tags[1]
-            for tag in (x_tag, y_tag):
-                if tag not in tags:
-                    raise t.TraitError(f"{side}: {model} has no tag {tag!r}; tags: {tags}")
-        arch, _, data = model.partition("-")
-        return {"model": arch, "dataset": data, "layer": layer, "projection": projection,
-                "x_tag": x_tag, "y_tag": y_tag}  # fmt: skip
+        return pane_spec(self._emb, spec, side)
 
     @t.validate("left", "right")
     def _check_pane(self, proposal):
@@ -237,18 +179,19 @@ class Explorer(ExplorerWidget):
 
     @t.validate("music", "highlight")
     def _check_filter(self, proposal):
-        value = proposal.value
-        name = proposal.trait.name
-        if not isinstance(value, dict) or set(value) - set(_FILTER_KEYS):
-            raise t.TraitError(f"{name} must be a dict with keys among {_FILTER_KEYS}: {value!r}")
-        out = {}
-        for key, items in value.items():
-            items = [items] if isinstance(items, str) else list(items or [])
-            if not all(isinstance(i, str) for i in items):
-                raise t.TraitError(f"{name}[{key!r}] must be text or a list of text")
-            if items:
-                out[key] = items
-        return out
+        return filter_spec(proposal.value, proposal.trait.name)
+
+    @t.validate("selected")
+    def _check_selected(self, proposal):
+        # bits for other points (a page still showing the previous view, or a hostile one) would
+        # select the wrong segments: refused, and the page gets the kernel's bits back
+        n = len(self._point_tracks)
+        if len(proposal.value) not in (0, (n + 7) // 8):
+            raise t.TraitError(
+                f"selected holds {len(proposal.value)} bytes, but the {n} points shown take "
+                f"{(n + 7) // 8}"
+            )
+        return proposal.value
 
     @t.validate("selection")
     def _check_selection(self, proposal):
@@ -293,9 +236,6 @@ class Explorer(ExplorerWidget):
             return
         bits = np.frombuffer(change.new or b"", np.uint8)
         n = len(self._point_tracks)
-        if len(bits) not in (0, (n + 7) // 8):
-            logger.warning("ignored a selection of %d bytes for %d points", len(bits), n)
-            return
         picked = np.flatnonzero(np.unpackbits(bits, bitorder="little")[:n]) if len(bits) else []
         self._syncing = True
         try:
@@ -325,7 +265,7 @@ class Explorer(ExplorerWidget):
             self._point_rows = np.zeros(0, np.int64)
             segment = np.full(len(self._point_tracks), SEGMENT_NONE, np.uint32)
         else:
-            rows = _track_rows(first, counts, tracks)[:: self.every]
+            rows = track_rows(first, counts, tracks)[:: self.every]
             self._point_rows = rows
             self._point_tracks = self._segment_track[rows]
             segment = emb.segments["segment"].to_numpy()[rows].astype(np.uint32)
@@ -352,7 +292,7 @@ class Explorer(ExplorerWidget):
     def _refresh_pane(self, side: str) -> None:
         spec = getattr(self, side)
         model = self._model(side)
-        name = _PROJECTION_NAMES[spec["projection"]]
+        name = PROJECTION_NAMES[spec["projection"]]
         n = len(self._point_tracks)
         title = f"{model} · {spec['layer']} · {name}"
         if spec["projection"] == "tags":
@@ -446,21 +386,14 @@ class Explorer(ExplorerWidget):
             model = self._tag_model(tag)
             x = self._taggrams(model)
             v = x[:, list(BUNDLES[model].labels).index(tag)] if n else np.zeros(0)
-            lo, hi = (float(v.min()), float(v.max())) if n else (0.0, 1.0)
-            scaled = (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
-            codes = np.minimum((scaled * _RAMP_STEPS).astype(np.int64), _RAMP_STEPS - 1)
-            legend = [{"label": f"{tag} ({model})", "color": c, "low": lo, "high": hi}
-                      for c in _ramp()]  # fmt: skip
+            codes, legend = colors.ramp_codes(v, f"{tag} ({model})")
             kind = "continuous"
         elif by == "none":
-            codes, legend, kind = (
-                np.zeros(n, np.int64),
-                [{"label": "all", "color": "#4e79a7"}],
-                "categorical",
-            )
+            codes, legend = np.zeros(n, np.int64), [{"label": "all", "color": colors.ALL}]
+            kind = "categorical"
         else:
             labels = self._meta[by].to_numpy(dtype=object)[self._point_tracks]
-            codes, legend = _categories(labels)
+            codes, legend = colors.categories(labels)
             kind = "categorical"
         with self.hold_sync():
             self.color_codes = codes.astype("<u2").tobytes()
@@ -469,17 +402,7 @@ class Explorer(ExplorerWidget):
 
     def _track_matches(self, spec: dict) -> np.ndarray:
         """Which tracks (all of embeddings.tracks) match any entry of a music/highlight spec."""
-        meta = self._meta
-        hit = np.zeros(len(meta), bool)
-        for key, column in (("artists", "artist"), ("albums", "album"), ("genres", "genres")):
-            wanted = {s.casefold() for s in spec.get(key, [])}
-            if wanted:
-                hit |= meta[column].map(lambda v, w=wanted: _matches(v, w)).to_numpy(bool)
-        wanted = {s.casefold() for s in spec.get("tracks", [])}
-        if wanted:
-            ids = meta.index.to_series().str.casefold().isin(wanted).to_numpy(bool)
-            titles = meta["title"].map(lambda v: _matches(v, wanted)).to_numpy(bool)
-            hit |= ids | titles
+        hit = tracks_matching(self._meta, spec)
         tags = spec.get("tags", [])
         if tags:
             hit |= self._tracks_with_tags(tags)
@@ -491,8 +414,7 @@ class Explorer(ExplorerWidget):
         model = self._model("left")
         if model not in BUNDLES or "taggrams" not in self._emb.layers(model):
             return np.zeros(len(self._meta), bool)
-        labels = [x.casefold() for x in BUNDLES[model].labels]
-        cols = [labels.index(x.casefold()) for x in tags if x.casefold() in labels]
+        cols = tag_columns(BUNDLES[model].labels, tags)
         mean = np.nan_to_num(self._emb.per_track(model, "taggrams").mean, nan=-1.0)
         top = np.argpartition(-mean, 3, axis=1)[:, :3]
         return np.isin(top, cols).any(axis=1)
@@ -516,8 +438,7 @@ class Explorer(ExplorerWidget):
             self._top_tags(model)
             top = self._top.get(model)
             if top is not None and top.shape[1]:
-                labels = [x.casefold() for x in BUNDLES[model].labels]
-                cols = [labels.index(x.casefold()) for x in tags if x.casefold() in labels]
+                cols = tag_columns(BUNDLES[model].labels, tags)
                 mask |= np.isin(top, cols).any(axis=1)
         self.highlighted = mask.astype(np.uint8).tobytes()
 
@@ -533,7 +454,7 @@ class Explorer(ExplorerWidget):
             "models": models,
             "layers": {m: list(self._emb.layers(m)) for m in self._emb.models},
             "projections": list(PROJECTIONS),
-            "projection_names": _PROJECTION_NAMES,
+            "projection_names": PROJECTION_NAMES,
             "tags": {m: list(BUNDLES[m].labels) for m in self._emb.models if m in BUNDLES},
             "views": list(VIEWS),
             "color_by": list(COLOR_BY),
@@ -550,7 +471,7 @@ class Explorer(ExplorerWidget):
         tracks = self._point_tracks[points]
         first = self._emb.tracks["first_row"].to_numpy()
         counts = self._emb.tracks["n_segments"].to_numpy()
-        return _track_rows(first, counts, np.sort(tracks))
+        return track_rows(first, counts, np.sort(tracks))
 
     def _bits_of_rows(self, rows) -> bytes:
         rows = np.asarray(rows if rows is not None else [], np.int64)
@@ -643,112 +564,8 @@ class Explorer(ExplorerWidget):
 
     # -- the browser's requests -------------------------------------------------------------------
 
-    def _on_message(self, _widget, content, buffers) -> None:
-        request = content.get("id") if isinstance(content, dict) else None
-        if not _plain_id(request):
-            request = None
-        try:
-            if not isinstance(content, dict):
-                raise _Refused("a request must be a JSON object")
-            kind = content.get("type")
-            if kind == "audio":
-                reply, data = self._audio(content)
-                self.send({"type": "audio", "id": request, "ok": True, **reply}, buffers=[data])
-            else:
-                raise _Refused(f"unknown request type {str(kind)[:40]!r}")
-        except _Refused as e:
-            logger.warning("refused a widget request: %s", e)
-            self.send({"type": "error", "id": request, "ok": False, "error": str(e)})
-
-    def _audio(self, content: dict) -> tuple[dict, bytes]:
-        """WAV bytes of one segment (or, with ``chunk``, of the track from there on), for a
-        track of these embeddings only: a request names indices, never a path."""
-        tracks = self._emb.tracks
-        track = _index(content.get("track"), len(tracks), "track")
-        n_segments = int(tracks["n_segments"].iat[track])
-        segment = _index(content.get("segment"), n_segments, "segment")
-        chunk = content.get("chunk")
-        start = float(segment_start(segment))
-        duration = float(self.segment_seconds)
-        if chunk is not None:
-            chunk = _index(chunk, 1 + math.ceil(float(tracks["duration"].iat[track])
-                                                / clips.MAX_CLIP_SECONDS), "chunk")  # fmt: skip
-            start += chunk * clips.MAX_CLIP_SECONDS
-            duration = clips.MAX_CLIP_SECONDS
-            if start >= float(tracks["duration"].iat[track]):
-                raise _Refused("that chunk starts after the end of the track")
-        path = str(tracks["path"].iat[track])
-        try:
-            data = clips.clip(path, start=start, duration=duration)
-        except Exception as e:  # noqa: BLE001 - any decoder failure becomes an error reply
-            raise _Refused(f"cannot play {path}: {e}") from None
-        end = min(start + duration, float(tracks["duration"].iat[track]))
-        return {"track": track, "segment": segment, "chunk": chunk, "start": start, "end": end,
-                "mime": "audio/wav"}, data  # fmt: skip
-
-
-class _Refused(Exception):
-    """A browser request the kernel does not answer with data."""
-
-
-def _plain_id(value) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return abs(value) <= _MAX_ID
-    return isinstance(value, str) and len(value) <= 64
-
-
-def _index(value, n: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise _Refused(f"{name} must be an integer index, got {type(value).__name__}")
-    if not 0 <= value < n:
-        raise _Refused(f"{name} {value} is out of range (0..{n - 1})")
-    return int(value)
-
-
-def _default_model(models, side: str) -> str:
-    prefer = ["musicnn-msd", "vgg-msd"] if side == "left" else ["vgg-msd", "musicnn-msd"]
-    for m in prefer:
-        if m in models:
-            return m
-    return models[0] if side == "left" or len(models) == 1 else models[1]
-
-
-def _track_meta(embeddings, collection) -> pd.DataFrame:
-    """artist, title, album, genre (first), genres (all), path and a label per track."""
-    tracks = embeddings.tracks
-    ids = tracks.index
-    meta = pd.DataFrame(index=ids)
-    src = collection.tracks.reindex(ids) if collection is not None else None
-    names = tracks["path"].astype(str).map(lambda p: p.rsplit("/", 1)[-1].rsplit(".", 1)[0])
-    for col in ("artist", "title", "album"):
-        values = src[col] if src is not None else pd.Series(pd.NA, index=ids)
-        meta[col] = values.astype("object").where(values.notna(), None)
-    meta["title"] = meta["title"].where(meta["title"].notna(), names)
-    genres = src["genre"] if src is not None else pd.Series([[]] * len(ids), index=ids)
-    meta["genres"] = [list(g) if isinstance(g, list | tuple | np.ndarray) else [] for g in genres]
-    meta["genre"] = [g[0] if g else None for g in meta["genres"]]
-    meta["path"] = tracks["path"].astype(str)
-    meta["label"] = [f"{a} - {ti}" if a else str(ti)
-                     for a, ti in zip(meta["artist"], meta["title"], strict=True)]  # fmt: skip
-    return meta
-
-
-def _matches(value, wanted: set[str]) -> bool:
-    if isinstance(value, list):
-        return any(v.casefold() in wanted for v in value)
-    return isinstance(value, str) and value.casefold() in wanted
-
-
-def _track_rows(first: np.ndarray, counts: np.ndarray, tracks: np.ndarray) -> np.ndarray:
-    """The segment rows of ``tracks`` (in their order), as one int64 array."""
-    n = counts[tracks]
-    if not n.sum():
-        return np.zeros(0, np.int64)
-    starts = np.repeat(first[tracks], n)
-    offsets = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-    return (starts + offsets).astype(np.int64)
+    def _on_message(self, _widget, content, _buffers) -> None:
+        requests.answer(self, content, embeddings=self._emb, labels=self._meta["label"])
 
 
 def _normalise(xy: np.ndarray) -> np.ndarray:
@@ -760,39 +577,3 @@ def _normalise(xy: np.ndarray) -> np.ndarray:
     half = float((hi - lo).max()) / 2
     scale = 0.95 / half if half > 0 else 1.0
     return ((xy - (lo + hi) / 2) * scale).astype(np.float32)
-
-
-def _categories(labels: np.ndarray) -> tuple[np.ndarray, list[dict]]:
-    """Codes into a legend: the 19 most frequent labels get a colour each, the rest share grey."""
-    text = np.array(
-        ["(unknown)" if not isinstance(v, str) and pd.isna(v) else str(v) for v in labels], object
-    )
-    if not len(text):
-        return np.zeros(0, np.int64), []
-    values, inverse, counts = np.unique(text, return_inverse=True, return_counts=True)
-    order = np.lexsort((values, -counts))  # most frequent first, then by name
-    rank = np.empty(len(values), np.int64)
-    rank[order] = np.arange(len(values))
-    k = len(_PALETTE)
-    codes = np.minimum(rank[inverse], k)
-    # tracks without the tag are light grey, whatever their number, and take no palette colour
-    # (in a collection without genre tags they are most points: they must not look like a genre)
-    colors = iter(_PALETTE)
-    legend = [{"label": str(values[i]), "count": int(counts[i]),
-               "color": _UNKNOWN if values[i] == "(unknown)" else next(colors)}
-              for i in order[:k]]  # fmt: skip
-    if len(values) > k:
-        rest = int(counts[order[k:]].sum())
-        legend.append({"label": f"{len(values) - k} others", "color": _OTHER, "count": rest})
-    return codes, legend
-
-
-def _ramp() -> list[str]:
-    from matplotlib import colormaps
-
-    cmap = colormaps["viridis"]
-    out = []
-    for i in range(_RAMP_STEPS):
-        r, g, b, _ = cmap(i / (_RAMP_STEPS - 1))
-        out.append(f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}")
-    return out

@@ -18,16 +18,27 @@ trait                   layout      meaning
 ``highlighted``         uint8[n]    1 where a point is highlighted (empty: nothing is)
 ``selected``            bits[n]     the selection, bit ``i % 8`` of byte ``i // 8``; both ways
 ======================  ==========  ============================================================
+
+The browser may write only the controls (``left``, ``right``, ``color_by``, ``view``, ``every``,
+``music``, ``highlight``) and ``selected``: the traits tagged ``from_browser``. Any other change
+it sends is dropped and the kernel's value sent back, and a control value the kernel refuses
+(a :class:`traitlets.TraitError`) is logged and reset the same way, so a hostile or stale page
+can neither change what the kernel computes from nor leave a traceback in the notebook.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import anywidget
 import traitlets as t
 
+from .audio import SEGMENT_SECONDS
+
 __all__ = ["PANE_KEYS", "SEGMENT_NONE", "ExplorerWidget"]
+
+logger = logging.getLogger(__name__)
 
 SEGMENT_NONE = 0xFFFFFFFF
 PANE_KEYS = ("model", "dataset", "layer", "projection", "x_tag", "y_tag")
@@ -50,8 +61,21 @@ def _bundle(name: str) -> Path | str:
     )
 
 
-def _to_bytes(value, _widget) -> bytes:
-    return b"" if value is None else bytes(value)
+def _bytes_from_browser(value, _widget) -> bytes:
+    # the browser's bytes arrive as a memoryview, which the Bytes trait refuses: copy them. Only
+    # a buffer is taken: bytes() of a JSON number would allocate that many zero bytes (2**40: a
+    # terabyte), of a list would make bytes of its items.
+    if value is None:
+        return b""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise t.TraitError(f"selected must arrive as a binary buffer, got {type(value).__name__}")
+
+
+def _short(text: object, limit: int = 200) -> str:
+    """``text`` as a string of at most ``limit`` characters (a browser's value can be megabytes)."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 class ExplorerWidget(anywidget.AnyWidget):
@@ -78,7 +102,8 @@ class ExplorerWidget(anywidget.AnyWidget):
     point_track = t.Bytes(b"").tag(sync=True)
     point_segment = t.Bytes(b"").tag(sync=True)
     track_labels = t.List(t.Unicode()).tag(sync=True)
-    segment_seconds = t.Float(187 * 256 / 16000).tag(sync=True)
+    # for the labels' times only: the kernel cuts clips from its own segments table
+    segment_seconds = t.Float(SEGMENT_SECONDS).tag(sync=True)
     left_xy = t.Bytes(b"").tag(sync=True)
     right_xy = t.Bytes(b"").tag(sync=True)
     left_tags = t.Bytes(b"").tag(sync=True)
@@ -99,12 +124,48 @@ class ExplorerWidget(anywidget.AnyWidget):
     height = t.Int(440).tag(sync=True)
 
     # controls (both ways: the widget's menus set them, and so can code)
-    left = t.Dict().tag(sync=True)
-    right = t.Dict().tag(sync=True)
-    color_by = t.Unicode("artist").tag(sync=True)
-    view = t.Unicode("segments").tag(sync=True)
-    every = t.Int(1).tag(sync=True)
-    music = t.Dict().tag(sync=True)
-    highlight = t.Dict().tag(sync=True)
-    # the browser's bytes arrive as a memoryview, which the Bytes trait refuses: copy them
-    selected = t.Bytes(b"").tag(sync=True, from_json=_to_bytes)
+    left = t.Dict().tag(sync=True, from_browser=True)
+    right = t.Dict().tag(sync=True, from_browser=True)
+    color_by = t.Unicode("artist").tag(sync=True, from_browser=True)
+    view = t.Unicode("segments").tag(sync=True, from_browser=True)
+    every = t.Int(1).tag(sync=True, from_browser=True)
+    music = t.Dict().tag(sync=True, from_browser=True)
+    highlight = t.Dict().tag(sync=True, from_browser=True)
+    selected = t.Bytes(b"").tag(sync=True, from_browser=True, from_json=_bytes_from_browser)
+
+    def set_state(self, sync_data) -> None:
+        """Apply a state change sent by the browser: only the traits it may write, validated.
+
+        Parameters
+        ----------
+        sync_data : dict
+            Trait names and their JSON values (binary buffers in place), as the browser sent
+            them. Names not tagged ``from_browser`` are dropped; a value the traits refuse
+            changes nothing. Either way the kernel's values of those names are sent back, so the
+            page shows what the kernel holds.
+        """
+        if not isinstance(sync_data, dict):
+            logger.warning("ignored a widget state update that is not an object")
+            return
+        writable = {
+            name: value
+            for name, value in sync_data.items()
+            if isinstance(name, str)
+            and self.has_trait(name)
+            and self.trait_metadata(name, "from_browser", False)
+        }
+        refused = [name for name in sync_data if name not in writable]
+        if refused:
+            logger.warning(
+                "ignored the browser's change of %s: only the kernel sets %s",
+                _short(", ".join(map(str, refused))),
+                "it" if len(refused) == 1 else "them",
+            )
+            self.send_state([n for n in refused if n in self.keys])
+        if not writable:
+            return
+        try:
+            super().set_state(writable)
+        except t.TraitError as e:
+            logger.warning("refused the browser's %s: %s", ", ".join(writable), _short(e))
+            self.send_state(list(writable))
