@@ -20,7 +20,8 @@ wide, fsync'd as the library does). What is timed is the driver's code from
 4. a driver killed half-way through the second run and run again (in a forked process, so that
    its memory is its own): everything it does before its first task;
 5. the driver's memory (RSS) along the way;
-6. the end of the run, ``_compact``, over the fake parts: this shows only the per-part overhead;
+6. the end of the run, the compaction (``_store_state.compact``), over the fake parts: this
+   shows only the per-part overhead;
    the size of the real arrays it rewrites is computed on paper (not measured) for the default
    models and layers at float16.
 
@@ -193,11 +194,13 @@ def run_commits(st, shards, models, versions, bad, write: bool, fsync_shards=0, 
     driver's seconds per commit and in ``_adopt``, the fake workers' seconds and parts (with
     fsync, without), the final manifest and its size on disk.
     """
-    from embedexplore.extraction import _adopt, _recover, _stat
-    from embedexplore.store import _dumps, part_id
+    from embedexplore._shards import _adopt, _stat
+    from embedexplore._store_files import dumps as _dumps
+    from embedexplore._store_state import recover
+    from embedexplore.store import part_id
 
-    manifest = _recover(
-        st, st.manifest(), models, versions, "float16", {m: dict(TINY) for m in models}
+    manifest = recover(
+        st, st.manifest(), models, versions, "float16", {m: dict(TINY) for m in models}, set()
     )
     have = {m: {} for m in models}
 
@@ -267,8 +270,10 @@ def resume(path, live, shards, half, models, versions, spec, plan_sizes) -> list
     them; ``shard_tracks`` None: ``_cluster.shard_size`` of the collection, as ``_extract`` does.
     """
     from embedexplore._cluster import shard_id, shard_size
+    from embedexplore._shards import _stat
+    from embedexplore._store_state import recover
     from embedexplore.embeddings import live_rows
-    from embedexplore.extraction import _plan, _recover, _stat
+    from embedexplore.extraction import _plan
     from embedexplore.store import Store
 
     rss0 = _rss_mb()
@@ -281,7 +286,7 @@ def resume(path, live, shards, half, models, versions, spec, plan_sizes) -> list
     st = Store(path, create=True)
     step("Store(path, create=True)", t)
     read_part = _Counted(st, "read_part")
-    valid_part = _Counted(st, "valid_part")
+    valid_part = _Counted(st, "inspect_part")
     uncommitted = _Counted(st, "uncommitted_parts")
     with st.lock():
         t = time.perf_counter()
@@ -292,11 +297,11 @@ def resume(path, live, shards, half, models, versions, spec, plan_sizes) -> list
         step(f"st.manifest() ({(Path(path) / 'manifest.json').stat().st_size:,} bytes)", t)
         committed = sum(len(e["parts"]) for e in manifest["models"].values())
         t = time.perf_counter()
-        manifest = _recover(
-            st, manifest, models, versions, "float16", {m: dict(TINY) for m in models}
+        manifest = recover(
+            st, manifest, models, versions, "float16", {m: dict(TINY) for m in models}, set()
         )
-        step(f"_recover (validates {committed:,} committed parts)", t)
-        steps.append((f"  of which valid_part: {valid_part.calls:,} calls", valid_part.seconds))
+        step(f"recover (validates {committed:,} committed parts)", t)
+        steps.append((f"  of which inspect_part: {valid_part.calls:,} calls", valid_part.seconds))
         steps.append(
             (f"  of which uncommitted_parts: {uncommitted.calls} call(s)", uncommitted.seconds)
         )
@@ -380,7 +385,7 @@ def on_paper(durations: np.ndarray) -> None:
             f"{size / 1e9:7.1f} GB at float16"
         )
     print(
-        f"  all {len(DEFAULT_MODELS)} models: {total / 1e9:.1f} GB, which _compact reads and "
+        f"  all {len(DEFAULT_MODELS)} models: {total / 1e9:.1f} GB, which compaction reads and "
         "writes again on the driver at the end of the run"
     )
 
@@ -422,16 +427,16 @@ def main() -> None:
         help="the fake workers fsync their parts for this many shards, then not (time)",
     )
     ap.add_argument(
-        "--compact", action=argparse.BooleanOptionalAction, default=True, help="time _compact"
+        "--compact", action=argparse.BooleanOptionalAction, default=True, help="time the compaction"
     )
     args = ap.parse_args()
 
     import torch
 
     from embedexplore._cluster import shard_id
+    from embedexplore._store_state import compact, live_rows
     from embedexplore.extraction import (
         DEFAULT_LAYERS,
-        _compact,
         _live_tracks,
         _plan,
         _version,
@@ -607,13 +612,15 @@ def main() -> None:
             failed = None
             t = time.perf_counter()
             try:
-                _compact(st_b, b.manifest, models, live)
+                have = {m: live_rows(st_b, b.manifest, m, live, {}) for m in models}
+                compact(st_b, b.manifest, models, live, have, set())
             except OSError as e:  # kept as text: its frames would hold the parts' files open
                 failed = f"{type(e).__name__}: {e}"
             compact_s = time.perf_counter() - t
             print(
-                f"_compact over the fake parts (1 row of 1 value a track: the per-part overhead "
-                f"only): {'FAILED after ' if failed else ''}{compact_s:.2f} s"
+                "compact (checksums verified, then rewritten) over the fake parts (1 row of 1 "
+                "value a track: the per-part overhead only): "
+                f"{'FAILED after ' if failed else ''}{compact_s:.2f} s"
                 + (f" with {failed}" if failed else "")
             )
             print(

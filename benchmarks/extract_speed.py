@@ -6,7 +6,7 @@
 so that a few real tracks make a large collection; decoding and the models do all the work for
 every copy (no result is reused), but the files are read from the page cache after the first
 copy, so disk reading is not measured. Prints the hardware, the run's figures, the time spent in
-each phase (with the device synchronised after each, see ``extraction.SYNC_PHASES``), the memory
+each phase (with the device synchronised after each, see ``_shards.SYNC_PHASES``), the memory
 of this process and of the decoding processes over the run, and optionally the parity of
 ``--check`` random tracks with ``load_model(...).embed`` on the same device.
 """
@@ -99,7 +99,7 @@ def main() -> None:
 
     import embedexplore
     import embedexplore.extraction as ex
-    from embedexplore import audio, load_model
+    from embedexplore import _shards, audio, load_model
 
     print(describe())
     if torch.cuda.is_available():
@@ -121,7 +121,7 @@ def main() -> None:
             f"collection: {len(files)} files x {args.copies} copies = {len(coll)} tracks, "
             f"{coll.duration / 3600:.2f} h of audio (scanned in {scan_s:.1f} s, not counted)"
         )
-        ex.SYNC_PHASES = True
+        _shards.SYNC_PHASES = True
         mem = _Memory()
         mem.start()
         models = tuple(args.models) if args.models else ex.DEFAULT_MODELS

@@ -42,6 +42,8 @@ MODULES = (
     "datasets",
     "embeddings",
     "extraction",
+    "store_check",
+    "scan_folders",
     "playlist",
     "projection",
     "similarity",

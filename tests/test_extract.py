@@ -249,10 +249,13 @@ def test_incremental_run_computes_only_what_changed(real_folder, tmp_path):
     shutil.copy2(files[5], folder / files[5].name)  # added
     shutil.copy2(files[5], folder / files[1].name)  # changed: other music, same name
     coll = _scan(folder)
-    emb = extract(coll, **opts)
-    assert emb.stats.extracted == 2 and emb.stats.reused == 3
+    with pytest.warns(UserWarning, match="1 of the 5 tracks in the store"):
+        emb = extract(coll, **opts)
+    assert emb.stats.extracted == 2 and emb.stats.reused == 3 and emb.stats.missing == 1
     assert ids[files[0].name] not in set(emb.segments["track_id"])
     assert len(emb.tracks) == 5
+    kept = embedexplore.open_store(store)  # the removed file's rows kept until pruned
+    assert kept.tracks.loc[ids[files[0].name], "missing"] and len(kept.tracks) == 6
     for name in (files[2].name, files[3].name, files[4].name):
         tid = ids[name]
         np.testing.assert_array_equal(
@@ -264,6 +267,10 @@ def test_incremental_run_computes_only_what_changed(real_folder, tmp_path):
     assert got.shape == ref["embeddings"].shape
     assert _relative(got, ref["embeddings"]).max() <= EMBEDDING_RTOL
     assert len(list((store / "parts").glob("*/*"))) == 2  # compacted again, old parts deleted
+    pruned = extract(coll, prune=True, **opts)
+    assert pruned.stats.pruned == 1 and pruned.stats.extracted == 0
+    assert len(embedexplore.open_store(store).tracks) == 5
+    assert len(list((store / "parts").glob("*/*"))) == 2
 
 
 def test_files_that_fail_go_to_errors_and_the_run_goes_on(real_folder, tmp_path):
@@ -384,10 +391,10 @@ def test_script_without_main_guard_falls_back_to_threads(real_folder, tmp_path):
 @pytest.mark.parametrize("consumer_pause", [0.0, 0.3])
 def test_a_decoder_crash_fails_only_its_file(consumer_pause):
     import crashy
-    from embedexplore.extraction import _Decoder
+    from embedexplore._prefetch import Decoder
 
     paths = ["slow0", "a1", "crash2", "a33", "a444", "crash5", "a666666", "a7"]
-    with _Decoder(2, fn=crashy.decode) as decoder:
+    with Decoder(2, fn=crashy.decode) as decoder:
         results = []
         for r in decoder.map(paths):
             results.append(r)

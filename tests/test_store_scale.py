@@ -12,7 +12,7 @@ SCRIPT = textwrap.dedent(
     """
     import resource, sys
     import numpy as np
-    from embedexplore.extraction import _compact
+    from embedexplore._store_state import compact, live_rows
     from embedexplore.store import Store
 
     root, n_parts = sys.argv[1], int(sys.argv[2])
@@ -25,7 +25,8 @@ SCRIPT = textwrap.dedent(
                             n_segments=[2, 3], arrays={"taggrams": rows})
         parts.append(pid)
         spans += [(pid, 0, 2), (pid, 2, 3)]
-        live += [{"id": t, "size": s, "mtime_ns": m} for t, s, m in tracks]
+        live += [{"id": t, "size": s, "mtime_ns": m, "path": f"/music/{t}.ogg", "duration": 9.0}
+                 for t, s, m in tracks]
     # the limit comes after writing: what is tested is reading and compacting
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
     want = np.arange(5 * n_parts, dtype=np.float16)[:, None].repeat(3, 1)
@@ -34,7 +35,8 @@ SCRIPT = textwrap.dedent(
     np.testing.assert_array_equal(out, want)
     manifest = {"models": {"m": {"version": "v", "dtype": "float16",
                                  "layers": {"taggrams": 3}, "parts": parts}}, "errors": {}}
-    _compact(st, manifest, ["m"], live)
+    have = {"m": live_rows(st, manifest, "m", live, {})}
+    compact(st, manifest, ["m"], live, have, set())
     (pid,) = manifest["models"]["m"]["parts"]
     np.testing.assert_array_equal(st.open_array("m", pid, "taggrams"), want)
     print("compacted", len(parts), "parts")

@@ -29,8 +29,10 @@ __all__ = [
     "open_store",
     "playlist",
     "project",
+    "prune",
     "scan",
     "slurm_cluster",
+    "verify",
 ]
 
 
@@ -54,6 +56,8 @@ def __getattr__(name: str):
         return importlib.import_module("._dirs", __name__).default_store
     if name == "Explorer":
         return importlib.import_module(".explorer", __name__).Explorer
+    if name in ("verify", "prune"):
+        return getattr(importlib.import_module(".store_check", __name__), name)
     if name == "slurm_cluster":
         return importlib.import_module("._cluster", __name__).slurm_cluster
     if name == "load_model":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import stat
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -15,12 +16,19 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
 
     A process killed at any moment leaves either the previous ``path`` or the new one, plus at
-    worst a stray ``.tmp`` file that later writes ignore.
+    worst a stray ``.tmp`` file that later writes ignore. The file gets the permissions of the
+    one it replaces, or, for a new file, those the user's umask gives (0644 by default), as any
+    program's new file would: other users and media servers can read a playlist or a store.
+    Errors of the disk (full, read-only, quota) are raised as they are, the old file unchanged.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # not tempfile.mkstemp: it creates the file with mode 0600 whatever the umask
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))  # an existing file's mode kept
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()

@@ -3,7 +3,7 @@
 The driver (the process that called ``extract``) plans the shards exactly as on one machine,
 submits each as a task keyed by the shard's id, and commits what each task published, in the
 order tasks finish; only the driver writes the store's manifest. A task runs the single-machine
-code for one shard (:class:`embedexplore.extraction._Run`, with decoding threads instead of
+code for one shard (:class:`embedexplore._shards._Run`, with decoding threads instead of
 processes: a Dask worker's process may not start children) with models kept loaded in the worker
 process between tasks, and writes and publishes its parts into the store (atomic renames; see
 :mod:`embedexplore.store`). The store therefore ends byte-for-byte as one machine writes it.
@@ -223,7 +223,7 @@ def _decoder(decoders: int | None, device_type: str):
     """
     import multiprocessing
 
-    from .extraction import _Decoder
+    from ._prefetch import Decoder
 
     if decoders is None:
         decoders = 1
@@ -241,7 +241,7 @@ def _decoder(decoders: int | None, device_type: str):
     if current is None or current.workers != decoders or current.threads != threads:
         if current is not None:
             current.__exit__(None, None, None)
-        current = _LOCAL.decoder = _Decoder(decoders)
+        current = _LOCAL.decoder = Decoder(decoders)
         current.threads = threads
     return current
 
@@ -253,7 +253,7 @@ def run_shard(spec: dict, tracks: list[dict], need: dict) -> dict:
     ``errors`` (track id -> error record), ``seconds`` of audio, ``failed`` tracks, the worker's
     address and the task's wall time.
     """
-    from .extraction import _Run
+    from ._shards import _Run
     from .store import Store
 
     t0 = time.perf_counter()
@@ -268,7 +268,7 @@ def run_shard(spec: dict, tracks: list[dict], need: dict) -> dict:
         spec["batch_size"], have, device, publish_only=True,
     )  # fmt: skip
     decoder = _decoder(spec["decoders"], device.type)
-    # the decoder holds at most two hours of decoded audio ahead of the models (_Decoder), and
+    # the decoder holds at most two hours of decoded audio ahead of the models (Decoder), and
     # only this shard's: a worker thread holds less than one shard's decoded audio at a time
     decoded = decoder.map([t["path"] for t in tracks], [t["duration"] for t in tracks])
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._text import TEXT, text_array
+
 
 def tag_columns(labels, tags) -> list[int]:
     """Columns of ``tags`` among a model's tag ``labels`` (case-insensitive; unknown ones left
@@ -19,7 +21,10 @@ def track_meta(embeddings, collection) -> pd.DataFrame:
     ids = tracks.index
     meta = pd.DataFrame(index=ids)
     src = collection.tracks.reindex(ids) if collection is not None else None
-    names = tracks["path"].astype(str).map(lambda p: p.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    # built as TEXT, never inferred: a file name that is not valid UTF-8 (see _text)
+    names = pd.Series(
+        text_array(p.rsplit("/", 1)[-1].rsplit(".", 1)[0] for p in tracks["path"]), index=ids
+    )
     for col in ("artist", "title", "album"):
         values = src[col] if src is not None else pd.Series(pd.NA, index=ids)
         meta[col] = values.astype("object").where(values.notna(), None)
@@ -27,7 +32,7 @@ def track_meta(embeddings, collection) -> pd.DataFrame:
     genres = src["genre"] if src is not None else pd.Series([[]] * len(ids), index=ids)
     meta["genres"] = [list(g) if isinstance(g, list | tuple | np.ndarray) else [] for g in genres]
     meta["genre"] = [g[0] if g else None for g in meta["genres"]]
-    meta["path"] = tracks["path"].astype(str)
+    meta["path"] = tracks["path"].astype(TEXT)
     meta["label"] = [f"{a} - {ti}" if a else str(ti)
                      for a, ti in zip(meta["artist"], meta["title"], strict=True)]  # fmt: skip
     return meta

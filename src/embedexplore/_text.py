@@ -17,6 +17,7 @@ the helpers here, or convert with ``.astype(TEXT)``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -90,23 +91,35 @@ def records_frame(
 
 
 def printable(text: str) -> str:
-    """``text`` with the bytes of a non-UTF-8 file name shown as ``\\xe9`` escapes.
+    """``text`` made safe to print: the bytes of a non-UTF-8 file name and control characters
+    shown as escapes.
 
-    What a terminal, a log or a notebook can print whatever its encoding allows for text:
-    the escapes name the bytes of the file, where U+FFFD would hide them.
+    What a terminal, a log or a notebook can print whatever its encoding allows for text: the
+    escapes name the bytes of the file, where U+FFFD would hide them. Control characters other
+    than newline and tab (escape sequences that would move the cursor, recolour or retitle the
+    terminal, a carriage return that would overwrite the line, the C1 controls) are shown as
+    ``\x1b`` and the like.
 
     Parameters
     ----------
     text : str
-        Text that may hold lone surrogates (``os.fsdecode`` of a non-UTF-8 name).
+        Text that may hold lone surrogates (``os.fsdecode`` of a non-UTF-8 name) or control
+        characters (a file name or a tag).
 
     Returns
     -------
     str
-        Valid Unicode: ``text`` itself when it has no lone surrogate.
+        Valid Unicode with no control character but newline and tab: ``text`` itself when it
+        has none of these.
     """
     try:
         raw = text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a lone surrogate that no file name decodes to: escape it
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return raw.decode("utf-8", "backslashreplace")
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    else:
+        text = raw.decode("utf-8", "backslashreplace")
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+#: C0 controls but tab and newline, DEL, C1 controls
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")

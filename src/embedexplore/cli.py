@@ -3,16 +3,24 @@
 embedexplore scan ~/Music             # summary: tracks, duration, formats, errors
 embedexplore demo                     # write (or find) the demo collection and scan it
 embedexplore extract ~/Music --store ~/music-embeddings   # all four models, GPU if there is one
+embedexplore verify --store ~/music-embeddings [--repair] # every array against its checksum
+
+What the command prints passes through :func:`embedexplore._text.printable`: file names and tags
+come from files, and a name holding terminal escape codes must not drive the terminal. Errors of
+the operating system (a full or read-only disk, no permission) are one line, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from . import __version__
+from ._text import printable
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_ext.add_argument(
         "--retry-errors", action="store_true", help="try again the files that failed before"
     )
+    p_ext.add_argument(
+        "--prune", action="store_true",
+        help="remove the rows of the store's tracks that these folders no longer hold (by "
+        "default they are kept, e.g. while a drive is not mounted)",
+    )  # fmt: skip
     where = p_ext.add_mutually_exclusive_group()
     where.add_argument(
         "--scheduler", metavar="ADDRESS",
@@ -111,11 +124,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     slurm.add_argument("--slurm-logs", metavar="DIR", help="folder for the jobs' output")
     _scan_options(p_ext)
 
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+    p_ver = sub.add_parser(
+        "verify", help="check every array of a store against its checksum, and its records"
     )
+    p_ver.add_argument("--store", required=True, metavar="DIR", help="the store's folder")
+    p_ver.add_argument(
+        "--repair", action="store_true",
+        help="rebuild damaged records from the parts, remove damaged parts and compute their "
+        "rows again from the music files",
+    )  # fmt: skip
+    p_ver.add_argument("--device", default="auto", help="where a repair runs the models")
+    p_ver.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    args = parser.parse_args(argv)
+    _quiet_and_printable(args.verbose)
     try:
         if args.command == "scan":
             return _scan(args, args.paths)
@@ -127,25 +149,62 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _scan(args, [folder])
         if args.command == "extract":
             return _extract(args)
-    except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError, ImportError) as e:
-        print(f"embedexplore: error: {e}", file=sys.stderr)
+        if args.command == "verify":
+            return _verify(args)
+    except (ValueError, ImportError) as e:
+        _error(str(e))
         return 1
     except KeyboardInterrupt:
         print("embedexplore: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and the like
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # no space, read-only, no permission, a scheduler out of reach...
+        _error(_os_error(e))
+        return 1
     except Exception as e:
         from .store import StoreError
 
         if not isinstance(e, StoreError):
             raise
-        print(f"embedexplore: error: {e}", file=sys.stderr)
+        _error(str(e))
         return 1
     return 2
+
+
+def _say(text: str, file=None) -> None:
+    """Print ``text`` with its file names made harmless for a terminal."""
+    print(printable(text), file=file or sys.stdout)
+
+
+def _error(text: str) -> None:
+    _say(f"embedexplore: error: {text}", sys.stderr)
+
+
+def _os_error(e: OSError) -> str:
+    """One line for an error of the operating system: what, and which file."""
+    what = e.strerror or str(e) or type(e).__name__
+    if e.filename is not None:
+        return f"{what}: {os.fsdecode(e.filename)}"
+    return what
+
+
+class _PrintableFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
+def _quiet_and_printable(verbose: bool) -> None:
+    """Log lines and warnings as one plain line each, with file names made printable."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        _say(f"embedexplore: warning: {message}", sys.stderr)
+
+    warnings.showwarning = show
 
 
 def _scan_options(p: argparse.ArgumentParser) -> None:
@@ -160,10 +219,10 @@ def _scan(args, paths) -> int:
 
     cache = False if args.no_cache else (args.cache_dir or True)
     collection = scan(paths, cache=cache, workers=args.workers, progress=not args.quiet)
-    print(collection.summary())
+    _say(collection.summary())
     if getattr(args, "csv", None):
         collection.tracks.to_csv(args.csv, errors="surrogateescape")  # non-UTF-8 names
-        print(f"tracks written to {args.csv}")
+        _say(f"tracks written to {args.csv}")
     return 0
 
 
@@ -173,6 +232,12 @@ def _extract(args) -> int:
 
     cache = False if args.no_cache else (args.cache_dir or True)
     collection = scan(args.paths, cache=cache, workers=args.workers, progress=not args.quiet)
+    if len(collection.errors):
+        _say(f"{len(collection.errors)} files or folders could not be read by the scan:")
+        for row in collection.errors.head(20).itertuples():
+            _say(f"  {row.path}: {row.reason}")
+        if len(collection.errors) > 20:
+            _say(f"  ... and {len(collection.errors) - 20} more (embedexplore scan lists them)")
     layers = "all" if args.layers == ["all"] else args.layers
     cluster = args.scheduler
     if (cluster or args.slurm is not None) and not args.verbose:
@@ -196,22 +261,36 @@ def _extract(args) -> int:
             collection, store=args.store, models=args.models, layers=layers,
             device=args.device, precision=args.precision, dtype=args.dtype,
             batch_size=args.batch_size, workers=args.decoders, progress=not args.quiet,
-            retry_errors=args.retry_errors, cluster=cluster, shard_timeout=args.shard_timeout,
+            retry_errors=args.retry_errors, prune=args.prune, cluster=cluster,
+            shard_timeout=args.shard_timeout,
         )  # fmt: skip
     finally:
         if args.slurm is not None:
             cluster.close()  # cancels the jobs
     s = emb.stats
-    print(
+    text = (
         f"{len(emb.segments)} segments of {len(emb.tracks)} tracks in {emb.path}; this run: "
         f"{s.extracted} extracted, {s.reused} already there, {s.failed} failed, "
         f"{s.audio_seconds / 3600:.2f} h of audio in {s.seconds:.1f} s on {s.device}"
     )
+    if s.missing:
+        text += f"; {s.missing} tracks not found kept (--prune removes them)"
+    if s.pruned:
+        text += f"; {s.pruned} tracks pruned"
+    _say(text)
     if len(emb.errors):
-        print(f"{len(emb.errors)} tracks could not be extracted:")
+        _say(f"{len(emb.errors)} tracks could not be extracted:")
         for row in emb.errors.head(20).itertuples():
-            print(f"  {row.path}: {row.reason}")
+            _say(f"  {row.path}: {row.reason}")
     return 0
+
+
+def _verify(args) -> int:
+    from .store_check import verify
+
+    report = verify(args.store, repair=args.repair, device=args.device, progress=not args.quiet)
+    _say(str(report))
+    return 0 if report.ok or report.repaired else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from ._store_state import live_rows, tracks_from_parts
+from ._text import TEXT, records_frame, text_array, text_index
 from .audio import segment_times
-from .store import Part, Store, StoreError
+from .store import DamagedStoreError, Part, Store, StoreError
 
 __all__ = ["Embeddings", "ExtractStats", "TrackAggregate", "live_rows", "open_store"]
 
@@ -44,13 +48,17 @@ class ExtractStats:
     device : str
         The device the models ran on, e.g. ``"cpu"`` or ``"cuda"``.
     profile : dict of str to float, optional
-        Seconds spent in each phase of the run (see ``embedexplore.extraction.SYNC_PHASES``);
+        Seconds spent in each phase of the run (see ``embedexplore._shards.SYNC_PHASES``);
         not compared by ``==``.
     workers : dict of str to dict, optional
         On a cluster: for each worker's address, its ``tracks``, ``audio_seconds``,
         ``busy_seconds`` (the wall time of its tasks), ``realtime`` (audio seconds per busy
         second) and ``decoders`` (e.g. ``"7 processes"``); empty on one machine. Not compared
         by ``==``.
+    missing : int, default: 0
+        Tracks of the store not in this collection whose rows were kept.
+    pruned : int, default: 0
+        Tracks of the store not in this collection whose rows were removed (``prune=True``).
     """
 
     tracks: int
@@ -62,6 +70,8 @@ class ExtractStats:
     device: str
     profile: dict = field(default_factory=dict, compare=False)
     workers: dict = field(default_factory=dict, compare=False)
+    missing: int = 0
+    pruned: int = 0
 
     @property
     def realtime(self) -> float:
@@ -96,53 +106,6 @@ class TrackAggregate:
     n_segments: np.ndarray
 
 
-def live_rows(
-    store: Store, manifest: dict, model: str, live: list[dict], parts: dict | None = None
-) -> dict[str, tuple[str, int, int]]:
-    """For each live track that has ``model``'s rows: ``(part_id, first_row, n_rows)``.
-
-    A part's row for a track counts only if the part was computed from the file as it is now
-    (same size and mtime); the last committed part wins.
-
-    Parameters
-    ----------
-    store : embedexplore.store.Store
-        The store to read parts from.
-    manifest : dict
-        Its committed state (:meth:`Store.manifest <embedexplore.store.Store.manifest>`).
-    model : str
-        The model, e.g. ``"musicnn-msd"``.
-    live : list of dict
-        The live tracks (:meth:`Store.collection <embedexplore.store.Store.collection>`): each
-        with ``id``, ``size`` and ``mtime_ns``.
-    parts : dict, optional
-        A cache of parts read, keyed by ``(model, part_id)``; read parts are added to it.
-
-    Returns
-    -------
-    dict of str to tuple of (str, int, int)
-        Track id -> ``(part_id, first_row, n_rows)``: the track's rows are ``first_row`` to
-        ``first_row + n_rows - 1`` of that part's arrays. Empty when ``model`` has no entry in
-        ``manifest``.
-    """
-    entry = manifest.get("models", {}).get(model)
-    if entry is None:
-        return {}
-    fingerprints = {t["id"]: (int(t["size"]), int(t["mtime_ns"])) for t in live}
-    out: dict[str, tuple[str, int, int]] = {}
-    for pid in entry["parts"]:
-        part = parts.get((model, pid)) if parts is not None else None
-        if part is None:
-            part = store.read_part(model, pid)
-            if parts is not None:
-                parts[(model, pid)] = part
-        offsets = part.offsets
-        for i, (tid, fp) in enumerate(zip(part.track_ids, part.fingerprints, strict=True)):
-            if fingerprints.get(tid) == tuple(fp):
-                out[tid] = (pid, int(offsets[i]), int(part.n_segments[i]))
-    return out
-
-
 class Embeddings:
     """The extracted embeddings of a collection, read from a store.
 
@@ -157,6 +120,9 @@ class Embeddings:
         The models to read (default: every model with rows in the store).
     stats : ExtractStats, optional
         What the extraction run that wrote these embeddings did (kept as :attr:`stats`).
+    track_ids : iterable of str, optional
+        Only these tracks (default: every track of the store with rows, those kept as missing
+        included).
 
     Attributes
     ----------
@@ -171,7 +137,8 @@ class Embeddings:
     tracks : pandas.DataFrame
         One row per track in :attr:`segments`, indexed by ``track_id``, in collection order:
         ``path``, ``duration`` (seconds), ``n_segments``, ``first_row`` (its first row in
-        :attr:`segments`).
+        :attr:`segments`), ``missing`` (True for a track the last extraction did not find,
+        whose rows are kept until pruned).
     errors : pandas.DataFrame
         Tracks that could not be extracted: ``track_id``, ``path``, ``reason``.
     stats : ExtractStats or None
@@ -186,7 +153,14 @@ class Embeddings:
         in it, or its models disagree on the segment counts.
     """
 
-    def __init__(self, store: str | os.PathLike | Store, models=None, *, stats=None) -> None:
+    def __init__(
+        self,
+        store: str | os.PathLike | Store,
+        models=None,
+        *,
+        stats=None,
+        track_ids: Iterable[str] | None = None,
+    ) -> None:
         self._store = store if isinstance(store, Store) else Store(store)
         self.path = self._store.path
         self.stats = stats
@@ -208,7 +182,7 @@ class Embeddings:
         for attempt in range(5):
             # a writer compacting meanwhile may remove parts the manifest just read names:
             # read again (the new manifest names the new parts)
-            live = self._store.collection()
+            live = self._tracks(manifest)
             self._parts: dict[tuple[str, str], Part] = {}
             try:
                 self._rows = {
@@ -221,7 +195,13 @@ class Embeddings:
                 time.sleep(0.2)
                 manifest = self._store.manifest()
                 known = manifest.get("models", {})
-        kept = [t for t in live if all(t["id"] in self._rows[m] for m in self.models)]
+        wanted = set(track_ids) if track_ids is not None else None
+        kept = [
+            t
+            for t in live
+            if all(t["id"] in self._rows[m] for m in self.models)
+            and (wanted is None or t["id"] in wanted)
+        ]
         n = np.array(
             [self._rows[self.models[0]][t["id"]][2] if self.models else 0 for t in kept],
             np.int64,
@@ -234,12 +214,13 @@ class Embeddings:
         first = np.concatenate([[0], np.cumsum(n)])[:-1] if len(n) else np.zeros(0, np.int64)
         self.tracks = pd.DataFrame(
             {
-                "path": pd.array([t["path"] for t in kept], dtype="string"),
+                "path": text_array(t["path"] for t in kept),
                 "duration": np.array([t["duration"] for t in kept], np.float64),
                 "n_segments": n,
                 "first_row": first.astype(np.int64),
+                "missing": np.array([bool(t.get("missing")) for t in kept], bool),
             },
-            index=pd.Index(ids, name="track_id", dtype="string"),
+            index=text_index(ids, name="track_id"),
         )
         total = int(n.sum())
         segment = np.arange(total, dtype=np.int64) - np.repeat(first, n)
@@ -247,7 +228,7 @@ class Embeddings:
         self.segments = pd.DataFrame(
             {
                 "track_id": pd.Categorical.from_codes(
-                    np.repeat(np.arange(len(ids)), n), categories=pd.Index(ids, dtype="string")
+                    np.repeat(np.arange(len(ids)), n), categories=text_index(ids)
                 ),
                 "segment": segment.astype(np.int32),
                 "start": start[segment] if total else np.zeros(0),
@@ -255,13 +236,28 @@ class Embeddings:
             }
         )
         self.segments.index.name = "row"
-        live_ids = {t["id"]: t for t in live}
+        live_ids = {t["id"] for t in live if not t.get("missing")}
+        if wanted is not None:
+            live_ids &= wanted
         errors = [
             {"track_id": tid, "path": e["path"], "reason": e["reason"]}
             for tid, e in manifest.get("errors", {}).items()
             if tid in live_ids
         ]
-        self.errors = pd.DataFrame(errors, columns=["track_id", "path", "reason"])
+        columns = ["track_id", "path", "reason"]
+        self.errors = records_frame(errors, columns, dict.fromkeys(columns, TEXT))
+
+    def _tracks(self, manifest: dict) -> list[dict]:
+        """The store's tracks; rebuilt from its parts if ``collection.json`` is lost."""
+        try:
+            return self._store.collection()
+        except DamagedStoreError as e:
+            warnings.warn(
+                f"{e}. The list of tracks is read from the parts meanwhile.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return tracks_from_parts(self._store, manifest)
 
     def __repr__(self) -> str:
         hours = self.tracks["duration"].sum() / 3600
@@ -509,7 +505,7 @@ class Embeddings:
             tracks = tracks.tracks
         if columns is not None:
             tracks = tracks[list(columns)]
-        meta = tracks.reindex(pd.Index(self.segments["track_id"].astype("string")))
+        meta = tracks.reindex(pd.Index(self.segments["track_id"].astype(TEXT)))
         meta.index = self.segments.index
         overlap = [c for c in meta.columns if c in self.segments.columns]
         return self.segments.join(meta.drop(columns=overlap))
@@ -519,7 +515,7 @@ class Embeddings:
             raise KeyError(f"no model {model!r} in these embeddings; models: {list(self.models)}")
 
 
-def open_store(path: str | os.PathLike, models=None) -> Embeddings:
+def open_store(path: str | os.PathLike, models=None, *, collection=None) -> Embeddings:
     """The embeddings in a store written by :func:`embedexplore.extract`.
 
     Parameters
@@ -528,6 +524,10 @@ def open_store(path: str | os.PathLike, models=None) -> Embeddings:
         The store's folder.
     models : str or sequence of str, optional
         The models to read (default: every model with rows in the store).
+    collection : Collection or iterable of str, optional
+        Only the tracks of this collection (a :class:`~embedexplore.Collection`, or track
+        ids). By default every track with rows, those that the last extraction did not find
+        (kept until pruned, ``tracks["missing"]``) included.
 
     Returns
     -------
@@ -540,7 +540,10 @@ def open_store(path: str | os.PathLike, models=None) -> Embeddings:
     FileNotFoundError
         There is no folder at ``path``.
     embedexplore.store.StoreError
-        The folder is not a store (or one of another format), or a model of ``models`` has no
-        rows in it.
+        The folder is not a store (or one of another format), a model of ``models`` has no
+        rows in it, or a file it needs is damaged (:class:`~embedexplore.store.DamagedStoreError`:
+        the message says to run ``embedexplore verify --store PATH --repair``).
     """
-    return Embeddings(Store(path), models)
+    if collection is not None and hasattr(collection, "tracks"):
+        collection = collection.tracks.index
+    return Embeddings(Store(path), models, track_ids=collection)

@@ -24,6 +24,7 @@ from . import _explorer_colors as colors
 from . import _explorer_requests as requests
 from ._explorer_controls import PROJECTION_NAMES, PROJECTIONS, filter_spec, pane_spec
 from ._explorer_tracks import tag_columns, track_meta, track_rows, tracks_matching
+from ._text import TEXT
 from .widget import SEGMENT_NONE, ExplorerWidget
 
 __all__ = ["COLOR_BY", "VIEWS", "Explorer"]
@@ -496,7 +497,7 @@ class Explorer(ExplorerWidget):
         """
         rows = self.selection
         seg = self._emb.segments.iloc[rows].copy()
-        meta = self._meta.reindex(pd.Index(seg["track_id"].astype("string")))
+        meta = self._meta.reindex(pd.Index(seg["track_id"].astype(TEXT)))
         for col in ("artist", "title", "album", "genre"):
             seg[col] = meta[col].to_numpy()
         model = self._model("left")
@@ -518,8 +519,8 @@ class Explorer(ExplorerWidget):
         segments (both ``int64``).
         """
         seg = self._emb.segments.iloc[self.selection]
-        counts = seg["track_id"].astype("string").value_counts(sort=False)
-        ids = pd.Index(pd.unique(seg["track_id"].astype("string")), name="track_id")
+        counts = seg["track_id"].astype(TEXT).value_counts(sort=False)
+        ids = pd.Index(pd.unique(seg["track_id"].astype(TEXT)), name="track_id")
         out = self._meta.reindex(ids)[["artist", "title", "album", "genre", "path"]].copy()
         out["n_selected"] = counts.reindex(ids).to_numpy(np.int64)
         out["n_segments"] = self._emb.tracks["n_segments"].reindex(ids).to_numpy(np.int64)

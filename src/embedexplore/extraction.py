@@ -19,27 +19,38 @@ identical. At the end each model's rows are compacted into one part in collectio
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures as cf
+import contextlib
+import errno
 import hashlib
 import logging
-import multiprocessing
 import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from . import _decode
+from . import _missing
+from ._prefetch import Decoder
+from ._shards import _adopt, _Run, _stat
+from ._store_state import (
+    compact,
+    drop_damaged,
+    is_compact,
+    live_rows,
+    manifest_from_parts,
+    merge_tracks,
+    recover,
+    remove_parts,
+    tracks_from_parts,
+)
 from .collection import Collection
-from .embeddings import Embeddings, ExtractStats, live_rows
+from .embeddings import Embeddings, ExtractStats
 from .models import BUNDLES, Tagger
 from .models.waveform import resolve_device
-from .store import DTYPES, PREPROCESSING, Store
+from .store import DTYPES, PREPROCESSING, DamagedStoreError, Store, StoreError
 
 __all__ = ["DEFAULT_LAYERS", "DEFAULT_MODELS", "extract"]
 
@@ -60,9 +71,6 @@ SHARD_SECONDS = 3600.0
 #: one per shard, each rewriting the growing manifest, took 784 s of its time in all).
 CLUSTER_SHARD_SECONDS = 86400.0
 _WEIGHTS = Path(__file__).parent / "models" / "weights"
-#: Benchmarks set this to wait for the device after each phase, so that the phases' times in
-#: ``ExtractStats.profile`` are the device's (it slows extraction a little).
-SYNC_PHASES = False
 
 
 def extract(
@@ -78,6 +86,7 @@ def extract(
     workers: int | None = None,
     progress: bool = True,
     retry_errors: bool = False,
+    prune: bool = False,
     shard_tracks: int | None = None,
     shard_seconds: float | None = None,
     cluster=None,
@@ -87,9 +96,11 @@ def extract(
     """Run the models over every segment of ``collection`` and keep the results in ``store``.
 
     Only what the store lacks is computed: new or changed files (size or modification time),
-    and models whose weights, precision or dtype changed; rows of tracks no longer in the
-    collection drop out. Interrupt it at any moment (Ctrl-C, a crash, a killed kernel) and run
-    it again: it continues where it stopped.
+    and models whose weights, precision or dtype changed. Tracks of the store that this
+    collection no longer holds (a drive not mounted, a folder that cannot be read, a sub-folder
+    extracted on its own) keep their rows, marked missing, until you ask to ``prune`` them: a
+    warning says how many before anything is done. Interrupt it at any moment (Ctrl-C, a crash,
+    a killed kernel) and run it again: it continues where it stopped.
 
     Parameters
     ----------
@@ -123,6 +134,11 @@ def extract(
     retry_errors : bool
         Try again the files that failed before. By default a file that failed is tried again
         only once it changed (or reappeared).
+    prune : bool
+        Remove the rows of the store's tracks that this collection does not hold (by default
+        they are kept). Refused, before anything is removed, when the scan could not read a
+        folder or found nothing under a folder where the store has tracks (a drive not
+        mounted): :func:`embedexplore.prune` removes named tracks in that case.
     shard_tracks, shard_seconds : int, float
         How much work is committed at a time (see the module docstring): a shard closes once
         it holds ``shard_tracks`` tracks (default 200; on a cluster, fewer for a collection of
@@ -149,7 +165,9 @@ def extract(
     Returns
     -------
     Embeddings
-        The store's contents for ``models``, with :attr:`Embeddings.stats` of this run. Its
+        The store's contents for ``models`` and the tracks of ``collection`` (open the store
+        with :func:`embedexplore.open_store` to see those kept as missing too), with
+        :attr:`Embeddings.stats` of this run. Its
         arrays (:meth:`Embeddings.array`) are ``(n_segments, dim)`` of ``dtype``, one row per
         2.992 s segment: ``dim`` 50 for ``taggrams``, 200 for MusiCNN's ``embeddings`` and
         ``penultimate``, 1506 for its ``pooled``, 256 for VGG's ``embeddings``.
@@ -157,10 +175,12 @@ def extract(
     Raises
     ------
     ValueError
-        An unknown or repeated model, an unknown layer, precision or dtype, ``batch_size`` below
-        1, ``workers`` below 0, or a collection holding a track id twice.
+        An unknown or repeated model, an unknown layer, precision, dtype or device,
+        ``batch_size`` below 1, ``workers`` below 0, or a collection holding a track id twice.
     embedexplore.store.StoreError
-        ``store`` is a folder holding other files, or a store written by another version.
+        ``store`` is a folder holding other files, a store written by another version, or a
+        store on a disk that is full or cannot be written (what was committed is kept);
+        ``prune`` refused (see above).
     FileNotFoundError
         ``collection`` is a path that does not exist.
     """
@@ -179,38 +199,69 @@ def extract(
         raise ValueError(f"a model is named twice in {models}")
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    if not collection.tracks.index.is_unique:
+        dup = collection.tracks.index[collection.tracks.index.duplicated()][0]
+        raise ValueError(f"the collection holds track id {dup!r} twice; scan it again")
+    job = _Job(
+        models=models, layers=layers, device=_check_device(device), precision=precision,
+        dtype=dtype, batch_size=batch_size, workers=workers, progress=progress,
+        retry_errors=retry_errors, prune=prune, shard_tracks=shard_tracks,
+        shard_seconds=shard_seconds, max_in_flight=max_in_flight, shard_timeout=shard_timeout,
+        t_start=t_start,
+    )  # fmt: skip
+    scanned = _live_tracks(collection)
+    facts = _missing.ScanFacts.of(collection)
+    if progress and len(collection.errors):
+        print(_missing.scan_errors_line(collection), file=sys.stderr)
     if cluster is not None:
         from . import _cluster
 
         client, own_client = _cluster.client_for(cluster)
         try:
-            return _extract(collection, store, models, layers, device, precision, dtype,
-                            batch_size, workers, progress, retry_errors, shard_tracks,
-                            shard_seconds, t_start, client=client,
-                            max_in_flight=max_in_flight, shard_timeout=shard_timeout)  # fmt: skip
+            return _extract(scanned, facts, store, job, client=client)
         finally:
             if own_client:
                 client.close()
-    return _extract(
-        collection, store, models, layers, device, precision, dtype, batch_size, workers,
-        progress, retry_errors, shard_tracks, shard_seconds, t_start,
-    )  # fmt: skip
+    return _extract(scanned, facts, store, job)
 
 
-def _extract(collection, store, models, layers, device, precision, dtype, batch_size, workers,
-             progress, retry_errors, shard_tracks, shard_seconds, t_start, *, client=None,
-             max_in_flight=None, shard_timeout=None) -> Embeddings:  # fmt: skip
+@dataclass
+class _Job:
+    """What :func:`extract` was asked to do (its arguments, checked)."""
+
+    models: tuple[str, ...]
+    layers: object
+    device: str | torch.device
+    precision: str
+    dtype: str
+    batch_size: int | None
+    workers: int | None
+    progress: bool
+    retry_errors: bool
+    prune: bool
+    shard_tracks: int | None
+    shard_seconds: float | None
+    max_in_flight: int | None
+    shard_timeout: float | None
+    t_start: float
+
+
+def _extract(scanned: list[dict], facts, store, job: _Job, *, client=None) -> Embeddings:
+    """Extract ``scanned`` (the tracks found, as :func:`_live_tracks` lists them) into
+    ``store``; ``facts`` (:class:`embedexplore._missing.ScanFacts`) tell what the scan could
+    not see, so that tracks it did not find are kept, or pruned, knowingly."""
+    models, device, precision = job.models, job.device, job.precision
     if client is not None:
         from . import _cluster
         from .models import AUTO_PRECISION
 
         if not client.scheduler_info().get("workers"):
-            if progress:  # SLURM jobs, for instance, may wait in the queue
+            if job.progress:  # SLURM jobs, for instance, may wait in the queue
                 print("waiting for the first Dask worker to start...", file=sys.stderr)
-            client.wait_for_workers(1, timeout=shard_timeout)
+            client.wait_for_workers(1, timeout=job.shard_timeout)
         if str(device) == "auto":  # what the workers see, not this process
             device = client.submit(_cluster.worker_device_type, pure=False).result(
-                timeout=shard_timeout
+                timeout=job.shard_timeout
             )
         remote = torch.device(device)
         if precision == "auto":
@@ -218,6 +269,7 @@ def _extract(collection, store, models, layers, device, precision, dtype, batch_
         device = torch.device("cpu")  # the driver loads the models only to learn their layers
     else:
         device = remote = _pick_device(device)
+    batch_size, workers = job.batch_size, job.workers
     if batch_size is None:
         batch_size = 1024 if remote.type == "cuda" else 64
     if batch_size < 1:
@@ -226,99 +278,202 @@ def _extract(collection, store, models, layers, device, precision, dtype, batch_
         workers = max(1, (os.cpu_count() or 2) - 1) if remote.type == "cuda" else 1
     if workers is not None and workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
+    shard_tracks, shard_seconds = job.shard_tracks, job.shard_seconds
+    if shard_tracks is not None and shard_tracks < 1:
+        raise ValueError(f"shard_tracks must be >= 1, got {shard_tracks}")
 
-    taggers = {
-        m: BUNDLES[m].get_model(device, "float32" if client is not None else precision)
-        for m in models
-    }
-    if client is not None:
-        for t in taggers.values():
-            t.precision = precision  # the workers' arithmetic, which the versions record
-    precision = next(iter(taggers.values())).precision  # "auto" resolved
-    kept_layers = {m: _layers(t, layers) for m, t in taggers.items()}
-    versions = {m: _version(m, precision) for m in models}
-
-    if not collection.tracks.index.is_unique:
-        dup = collection.tracks.index[collection.tracks.index.duplicated()][0]
-        raise ValueError(f"the collection holds track id {dup!r} twice; scan it again")
-
-    st = Store(store, create=True)
-    with st.lock():
-        live = _live_tracks(collection)
-        st.set_collection(live)
-        manifest = _recover(st, st.manifest(), models, versions, dtype, kept_layers)
-        parts_cache: dict = {}
-        have = {m: live_rows(st, manifest, m, live, parts_cache) for m in models}
-        # a file that failed is tried again once it changed (or came back) since it failed
-        live_ids = {t["id"] for t in live}
-        errors = {
-            tid: e
-            for tid, e in manifest.get("errors", {}).items()
-            if not retry_errors
-            and tid in live_ids
-            and _stat(e["path"]) == (int(e["size"]), int(e["mtime_ns"]))
-        }
-        manifest["errors"] = errors
-        todo = [
-            t for t in live if t["id"] not in errors and any(t["id"] not in have[m] for m in models)
-        ]
-        if shard_tracks is None:
-            shard_tracks = SHARD_TRACKS
-            if client is not None:  # small work: smaller shards, so that every worker has some
-                shard_tracks = _cluster.shard_size(len(live))
-        if shard_seconds is None:
-            shard_seconds = SHARD_SECONDS if client is None else CLUSTER_SHARD_SECONDS
-        if shard_tracks < 1:
-            raise ValueError(f"shard_tracks must be >= 1, got {shard_tracks}")
-        shards = _plan(todo, shard_tracks, shard_seconds)
-        run = _Run(st, manifest, taggers, kept_layers, versions, dtype, batch_size, have, device)
-        audio_seconds = 0.0
-        failed = 0
-        per_worker: dict = {}
-        bar = _progress_bar(len(todo), remote if client is None else "a cluster", progress)
-        try:
+    with _writing(store):
+        st = Store(store, create=True)  # first: a store that cannot be written fails at once
+        with st.lock():
+            taggers = {
+                m: BUNDLES[m].get_model(device, "float32" if client is not None else precision)
+                for m in models
+            }
             if client is not None:
-                spec = {
-                    "store": str(st.path), "models": list(models), "device": str(remote),
-                    "precision": precision, "dtype": dtype, "layers": kept_layers,
-                    "versions": versions, "batch_size": batch_size, "decoders": workers,
-                }  # fmt: skip
-                if bar is not None and client.dashboard_link:
-                    bar.write(f"Dask dashboard: {client.dashboard_link}")
+                for t in taggers.values():
+                    t.precision = precision  # the workers' arithmetic, which the versions record
+            precision = next(iter(taggers.values())).precision  # "auto" resolved
+            kept_layers = {m: _layers(t, job.layers) for m, t in taggers.items()}
+            versions = {m: _version(m, precision) for m in models}
+            return _extract_locked(
+                st, scanned, facts, job, taggers, kept_layers, versions, device, remote,
+                batch_size, workers, shard_tracks, shard_seconds, client,
+            )  # fmt: skip
 
-                def commit(result):
-                    _adopt(run.manifest, run.have, result["parts"])
-                    run.manifest["errors"].update(result["errors"])
-                    st.commit(run.manifest)
 
-                audio_seconds, failed, per_worker = _cluster.run_shards(
-                    client, shards, spec, run.have, commit, bar, max_in_flight, shard_timeout
-                )
-            else:
-                with _Decoder(workers) as decoder:
-                    paths = [t["path"] for t in todo]
-                    decoded = decoder.map(paths, [t["duration"] for t in todo])
-                    for shard in shards:
-                        seconds, n_failed = run.shard(shard, decoded, bar)
-                        audio_seconds += seconds
-                        failed += n_failed
-        finally:
-            if bar is not None:
-                bar.close()
-        t0 = time.perf_counter()
-        _compact(st, run.manifest, models, live)
-        run.profile["compacting the store"] = time.perf_counter() - t0
-        elapsed = time.perf_counter() - t_start
-        stats = ExtractStats(
-            tracks=len(live), extracted=len(todo) - failed,
-            reused=len(live) - len(todo) - len(errors.keys() - {t["id"] for t in todo}),
-            failed=failed, audio_seconds=audio_seconds, seconds=elapsed, device=str(remote),
-            profile=dict(run.profile), workers=per_worker,
+def _extract_locked(
+    st, scanned, facts, job, taggers, kept_layers, versions, device, remote, batch_size,
+    workers, shard_tracks, shard_seconds, client,
+) -> Embeddings:  # fmt: skip
+    models, dtype, progress = job.models, job.dtype, job.progress
+    try:
+        manifest = st.manifest()
+    except DamagedStoreError as e:
+        warnings.warn(f"{e}; rebuilt from the parts instead", RuntimeWarning, stacklevel=4)
+        manifest = manifest_from_parts(st)
+    try:
+        previous = st.collection()
+    except DamagedStoreError as e:
+        warnings.warn(f"{e}; rebuilt from the parts instead", RuntimeWarning, stacklevel=4)
+        previous = tracks_from_parts(st, manifest)
+    known, others, superseded = merge_tracks(previous, scanned, prune=job.prune)
+    _missing.check(st.path, previous, scanned, others, facts, prune=job.prune)
+    # the tracks found under another id keep their old entry until compaction, when their rows
+    # are under the new one: a run killed before that loses nothing
+    st.set_collection(known + [{**t, "missing": True} for t in superseded.values()])
+    checked: set = set()  # parts whose checksums were verified in this run (or written by it)
+    manifest = recover(st, manifest, models, versions, dtype, kept_layers, checked)
+    every_model = list(manifest["models"])
+    present = [t for t in known if not t.get("missing")]
+    # a file that failed is tried again once it changed (or came back) since it failed
+    present_ids = {t["id"] for t in present}
+    errors = {
+        tid: e
+        for tid, e in manifest.get("errors", {}).items()
+        if not job.retry_errors
+        and tid in present_ids
+        and _stat(e["path"]) == (int(e["size"]), int(e["mtime_ns"]))
+    }
+    manifest["errors"] = errors
+
+    fingerprints = {t["id"]: (t["size"], t["mtime_ns"]) for t in scanned}
+
+    def rows_and_work():
+        cache: dict = {}
+        lookup = known + list(superseded.values())
+        have = {m: live_rows(st, manifest, m, lookup, cache) for m in every_model}
+        for new, old in superseded.items():  # the same file under a new id: the same rows
+            if (old["size"], old["mtime_ns"]) == fingerprints[new]:
+                for m in every_model:
+                    if old["id"] in have[m] and new not in have[m]:
+                        have[m][new] = have[m][old["id"]]
+        todo = [
+            t for t in present
+            if t["id"] not in errors and any(t["id"] not in have[m] for m in models)
+        ]  # fmt: skip
+        return have, todo
+
+    have, todo = rows_and_work()
+    # the parts that compaction will read at the end: their checksums verified now, so that a
+    # damaged part's tracks are computed again in this run, not in the next
+    rewritten = [
+        m for m in every_model
+        if (m in models and any(t["id"] not in have[m] for t in todo))
+        or not is_compact(st, manifest, m, known, have[m])
+    ]  # fmt: skip
+    dropped = drop_damaged(st, manifest, rewritten, content=True, checked=checked)
+    if dropped:
+        st.commit(manifest)
+        remove_parts(st, dropped)
+        have, todo = rows_and_work()
+    if shard_tracks is None:
+        shard_tracks = SHARD_TRACKS
+        if client is not None:  # small work: smaller shards, so that every worker has some
+            from . import _cluster
+
+            shard_tracks = _cluster.shard_size(len(present))
+    if shard_seconds is None:
+        shard_seconds = SHARD_SECONDS if client is None else CLUSTER_SHARD_SECONDS
+    shards = _plan(todo, shard_tracks, shard_seconds)
+    run = _Run(st, manifest, taggers, kept_layers, versions, dtype, batch_size, have, device,
+               checked=checked)  # fmt: skip
+    audio_seconds = 0.0
+    failed = 0
+    per_worker: dict = {}
+    bar = _progress_bar(len(todo), remote if client is None else "a cluster", progress)
+    try:
+        if client is not None:
+            from . import _cluster
+
+            spec = {
+                "store": str(st.path), "models": list(models), "device": str(remote),
+                "precision": next(iter(taggers.values())).precision, "dtype": dtype,
+                "layers": kept_layers, "versions": versions, "batch_size": batch_size,
+                "decoders": workers,
+            }  # fmt: skip
+            if bar is not None and client.dashboard_link:
+                bar.write(f"Dask dashboard: {client.dashboard_link}")
+
+            def commit(result):
+                _adopt(run.manifest, run.have, result["parts"])
+                run.manifest["errors"].update(result["errors"])
+                st.commit(run.manifest)
+
+            audio_seconds, failed, per_worker = _cluster.run_shards(
+                client, shards, spec, run.have, commit, bar, job.max_in_flight, job.shard_timeout
+            )
+        else:
+            with Decoder(workers) as decoder:
+                paths = [t["path"] for t in todo]
+                decoded = decoder.map(paths, [t["duration"] for t in todo])
+                for shard in shards:
+                    seconds, n_failed = run.shard(shard, decoded, bar)
+                    audio_seconds += seconds
+                    failed += n_failed
+    finally:
+        if bar is not None:
+            bar.close()
+    t0 = time.perf_counter()
+    lost = compact(st, run.manifest, every_model, known, run.have, checked)
+    if lost:
+        logger.warning(
+            "%d parts published in this run were damaged when compacted; their tracks are "
+            "computed again by the next extraction", len(lost),
         )  # fmt: skip
-    embeddings = Embeddings(st, models, stats=stats)
+    st.set_collection(known)  # the tracks found under another id: only their new entry
+    run.profile["compacting the store"] = time.perf_counter() - t0
+    elapsed = time.perf_counter() - job.t_start
+    stats = ExtractStats(
+        tracks=len(scanned), extracted=len(todo) - failed,
+        reused=len(present) - len(todo) - len(errors.keys() - {t["id"] for t in todo}),
+        failed=failed, audio_seconds=audio_seconds, seconds=elapsed, device=str(remote),
+        profile=dict(run.profile), workers=per_worker,
+        missing=len(known) - len(present), pruned=len(others) if job.prune else 0,
+    )  # fmt: skip
+    embeddings = Embeddings(st, models, stats=stats, track_ids=[t["id"] for t in scanned])
     if progress:
         print(_summary(stats, embeddings), file=sys.stderr)
     return embeddings
+
+
+@contextlib.contextmanager
+def _writing(store):
+    """Errors of the disk the store is on (full, read-only, no permission) as a
+    :class:`StoreError` saying what to do: what was committed before is kept."""
+    try:
+        yield
+    except OSError as e:
+        root = os.path.abspath(Path(store).expanduser())
+        name = os.path.abspath(os.fsdecode(e.filename)) if e.filename else None
+        if e.errno not in _DISK_ERRORS or (
+            name is not None and name != root and not name.startswith(root + os.sep)
+        ):
+            raise  # not the store's disk (a model's weights, say)
+        what = e.strerror or str(e)
+        where = f" ({e.filename})" if e.filename else ""
+        raise StoreError(
+            f"cannot write to the store {os.fspath(store)}: {what}{where}. What was extracted "
+            "before is kept; free some space (or choose a folder you may write to) and run "
+            "again to continue"
+        ) from e
+
+
+_DISK_ERRORS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO}
+)
+
+
+def _check_device(device):
+    """``device`` if torch knows it, else a ``ValueError`` listing what it takes."""
+    if isinstance(device, torch.device) or str(device) == "auto":
+        return device
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"unknown device {str(device)[:40]!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'"
+        ) from None
+    return device
 
 
 # -- planning ------------------------------------------------------------------------------------
@@ -379,77 +534,6 @@ def _live_tracks(collection: Collection) -> list[dict]:
     ]
 
 
-def _recover(st: Store, manifest, models, versions, dtype, kept_layers) -> dict:
-    """Bring the manifest in line with what this run asks for; adopt or drop stray parts.
-
-    ``kept_layers`` is updated in place: a model the store already keeps with more layers than
-    asked goes on being written with all of them.
-    """
-    manifest.setdefault("models", {})
-    manifest.setdefault("errors", {})
-    committed = {(m, p) for m, e in manifest["models"].items() for p in e["parts"]}
-    # a committed part that cannot be read (lost in a crash of the machine): drop it, so that
-    # its tracks are computed again instead of the store failing from now on
-    for m, entry in manifest["models"].items():
-        good = [p for p in entry["parts"] if st.valid_part(m, p) is not None]
-        if len(good) < len(entry["parts"]):
-            logger.warning("%s: %d damaged parts dropped", m, len(entry["parts"]) - len(good))
-            entry["parts"] = good
-    stale = []
-    for m in models:
-        entry = manifest["models"].get(m)
-        fits = (
-            entry is not None
-            and entry["version"] == versions[m]
-            and entry["dtype"] == dtype
-            and set(kept_layers[m]) <= set(entry["layers"])
-        )
-        if entry is not None and not fits:
-            logger.warning(
-                "%s: the store holds it with other weights, preprocessing, precision, dtype or "
-                "fewer layers; its rows are computed again",
-                m,
-            )
-            stale += [(m, p) for p in entry["parts"]]
-        if fits:
-            kept_layers[m] = dict(entry["layers"])
-        else:
-            manifest["models"][m] = {
-                "version": versions[m], "dtype": dtype, "layers": kept_layers[m], "parts": [],
-            }  # fmt: skip
-    # parts published but never committed (a writer killed in between): adopt the sound ones
-    for m, pid in st.uncommitted_parts(manifest):
-        if (m, pid) in committed:
-            continue  # dropped just above: removed only once the manifest says so
-        entry = manifest["models"].get(m)
-        part = st.valid_part(m, pid)
-        if (
-            entry is not None
-            and part is not None
-            and part.version == entry["version"]
-            and part.dtype == entry["dtype"]
-            and part.layers == entry["layers"]
-        ):
-            entry["parts"].append(pid)
-        else:
-            st.remove_part(m, pid)
-    st.commit(manifest)
-    st.clear_tmp()
-    for m, pid in stale:
-        if pid not in manifest["models"][m]["parts"]:
-            st.remove_part(m, pid)
-    return manifest
-
-
-def _stat(path: str) -> tuple[int, int]:
-    """(size, mtime in ns) of a file, or (-1, -1) when it cannot be seen."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return -1, -1
-    return st.st_size, st.st_mtime_ns
-
-
 def _plan(todo: list[dict], max_tracks: int, max_seconds: float) -> list[list[dict]]:
     """Consecutive tracks, cut into shards: the same cut for the same work, on every run."""
     shards: list[list[dict]] = []
@@ -466,317 +550,6 @@ def _plan(todo: list[dict], max_tracks: int, max_seconds: float) -> list[list[di
     return shards
 
 
-# -- decoding ------------------------------------------------------------------------------------
-
-
-class _Decoder:
-    """Decodes files in worker processes, yielding results in order, a bounded amount ahead.
-
-    At most ``2 * workers`` files and two hours of audio (460 MB of 16 kHz float32; but at least
-    one file, however long) are decoded ahead of the models. A worker that
-    dies (a decoder crash on a hostile file) is replaced; the files it may have held are tried
-    again one at a time, and a file that kills a worker on its own is reported as an error.
-    """
-
-    #: Seconds of audio decoded ahead of the models at most (but always at least one file).
-    AHEAD_SECONDS = 7200.0
-
-    def __init__(self, workers: int, fn=_decode.decode) -> None:
-        self.workers = workers
-        self.fn = fn
-        self.ahead = max(2, 2 * workers)
-        self.pool: cf.Executor | None = None
-        self.threads = False
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-
-    def _new_pool(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-        if self.threads:
-            self.pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="decode")
-            return
-        self.pool = cf.ProcessPoolExecutor(
-            self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_decode.worker_init,
-        )
-        try:
-            self.pool.submit(_decode.ping).result(timeout=120)
-        except (cf.process.BrokenProcessPool, cf.TimeoutError, OSError) as e:
-            # typically a script that starts extraction at import time: each new process
-            # imports the script again. Threads decode too (more slowly: the GIL).
-            warnings.warn(
-                f"decoding processes could not start ({type(e).__name__}); decoding in threads "
-                'instead. In a script, call extract() under `if __name__ == "__main__":` so '
-                "that worker processes can start.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.threads = True
-            self.pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="decode")
-
-    def map(self, paths: list[str], seconds: list[float] | None = None):
-        """Yield ``fn(path)`` for each path, in order (``seconds``: each file's duration)."""
-        if self.workers == 0:
-            for p in paths:
-                yield self.fn(p)
-            return
-        seconds = seconds if seconds is not None else [0.0] * len(paths)
-        if self.pool is None:  # a pool is kept between calls (a cluster worker's shards)
-            self._new_pool()
-        queue: collections.deque = collections.deque()  # (index, future), in order
-        suspects: collections.deque = collections.deque()  # in flight when a worker died
-        try:
-            yield from self._ordered(paths, seconds, queue, suspects)
-        finally:  # the caller stopped early: what is queued is not decoded
-            for _, future in queue:
-                future.cancel()
-
-    def _ordered(self, paths, seconds, queue, suspects):
-        nxt = 0
-        while nxt < len(paths) or queue or suspects:
-            if suspects:
-                # one at a time, so that a crash names the file that causes it
-                i = suspects.popleft()
-                try:
-                    result = self.pool.submit(self.fn, paths[i]).result()
-                except cf.process.BrokenProcessPool:
-                    self._new_pool()
-                    result = "error", "the decoder crashed on this file (FFmpeg died reading it)"
-                yield result
-                continue
-            try:
-                while (
-                    nxt < len(paths)
-                    and len(queue) < self.ahead
-                    and (
-                        not queue
-                        or sum(seconds[j] for j, _ in queue) + seconds[nxt] <= self.AHEAD_SECONDS
-                    )
-                ):
-                    queue.append((nxt, self.pool.submit(self.fn, paths[nxt])))
-                    nxt += 1
-                result = queue[0][1].result()
-            except cf.process.BrokenProcessPool:
-                # a worker died: the files it may have held are all those in flight
-                suspects.extend(j for j, _ in queue)
-                queue.clear()
-                self._new_pool()
-                continue
-            queue.popleft()
-            yield result
-
-
-# -- the models ----------------------------------------------------------------------------------
-
-
-@dataclass
-class _Pending:
-    """One model's work in the current shard: its tracks, their patches not yet run, outputs."""
-
-    tracks: list = field(default_factory=list)
-    n_segments: list = field(default_factory=list)
-    patches: list = field(default_factory=list)
-    n_patches: int = 0
-    outputs: dict = field(default_factory=dict)
-
-
-@dataclass
-class _Run:
-    store: Store
-    manifest: dict
-    taggers: dict[str, Tagger]
-    layers: dict[str, dict[str, int]]
-    versions: dict[str, str]
-    dtype: str
-    batch_size: int
-    have: dict[str, dict]
-    device: torch.device
-    profile: dict = field(default_factory=dict)
-    #: a cluster worker's run: parts are written and published, and listed in ``published``
-    #: for the driver, which alone commits them (see :func:`_adopt`)
-    publish_only: bool = False
-    published: list = field(default_factory=list)
-
-    def shard(self, tracks: list[dict], decoded, bar) -> tuple[float, int]:
-        """Decode, run and commit one shard; returns (audio seconds, failed tracks).
-
-        Each model runs on the shard's tracks that it lacks, and only those, in batches of
-        ``batch_size`` patches cut in track order from the start of the shard.
-        """
-        needed = [m for m in self.taggers if any(t["id"] not in self.have[m] for t in tracks)]
-        frontend = self.taggers[needed[0]]
-        work = {m: _Pending(outputs={k: [] for k in self.layers[m]}) for m in needed}
-        seconds = 0.0
-        failed = 0
-        for t in tracks:
-            t0 = time.perf_counter()
-            status, result = next(decoded)
-            self._tick("waiting for decoders", t0)
-            if status == "ok":
-                t0 = time.perf_counter()
-                try:
-                    patches = frontend.patches(result, 16_000)
-                except (RuntimeError, MemoryError, ValueError) as e:  # out of memory, NaN audio
-                    status, result = "error", f"cannot compute its spectrogram ({e})"
-                    if self.device.type == "cuda":
-                        torch.cuda.empty_cache()
-                self._tick("frontend (log-mel)", t0)
-            if status != "ok":
-                failed += 1
-                size, mtime_ns = _stat(t["path"])  # the file as it failed
-                self.manifest["errors"][t["id"]] = {
-                    "path": t["path"], "size": size, "mtime_ns": mtime_ns, "reason": result,
-                }  # fmt: skip
-                logger.warning("%s: %s", t["path"], result)
-                if bar is not None:
-                    bar.update(1)
-                continue
-            seconds += result.size / 16_000
-            for m in needed:
-                if t["id"] in self.have[m]:
-                    continue
-                w = work[m]
-                w.tracks.append(t)
-                w.n_segments.append(len(patches))
-                for a in range(0, len(patches), self.batch_size):
-                    piece = patches[a : a + self.batch_size]
-                    w.patches.append(piece)
-                    w.n_patches += len(piece)
-                    while w.n_patches >= self.batch_size:
-                        self._run(m, w, self.batch_size)
-            del patches
-            if bar is not None:
-                bar.update(1)
-                bar.audio_seconds += result.size / 16_000
-                _postfix(bar)
-        for m, w in work.items():
-            if w.n_patches:
-                self._run(m, w, w.n_patches)
-        t0 = time.perf_counter()
-        self._commit(work)
-        self._tick("writing the store", t0, sync=False)
-        return seconds, failed
-
-    def _tick(self, phase: str, t0: float, sync: bool = True) -> None:
-        if sync and SYNC_PHASES and self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.profile[phase] = self.profile.get(phase, 0.0) + time.perf_counter() - t0
-
-    def _run(self, m: str, w: _Pending, size: int) -> None:
-        """Run model ``m`` on the first ``size`` pending patches."""
-        t0 = time.perf_counter()
-        batch = torch.cat(w.patches) if len(w.patches) > 1 else w.patches[0]
-        head, rest = batch[:size], batch[size:]
-        try:
-            out = self.taggers[m].forward(head)
-        except torch.cuda.OutOfMemoryError:
-            raise torch.cuda.OutOfMemoryError(
-                f"a batch of {size} patches does not fit in the GPU's memory; pass a smaller "
-                "batch_size (e.g. --batch-size 256); what was done so far is kept"
-            ) from None
-        for k in self.layers[m]:
-            w.outputs[k].append(out[k].cpu().numpy().astype(self.dtype))
-        w.patches = [rest] if len(rest) else []
-        w.n_patches = len(rest)
-        self._tick("models (and copies back)", t0)
-
-    def _commit(self, work: dict[str, _Pending]) -> None:
-        added = []
-        for m, w in work.items():
-            if not w.tracks:
-                continue
-            arrays = {
-                k: np.concatenate(v) if v else np.zeros((0, self.layers[m][k]), self.dtype)
-                for k, v in w.outputs.items()
-            }
-            pid = self.store.write_part(
-                m, version=self.versions[m], dtype=self.dtype,
-                tracks=[(t["id"], t["size"], t["mtime_ns"]) for t in w.tracks],
-                n_segments=w.n_segments, arrays=arrays,
-            )  # fmt: skip
-            added.append((m, pid, w))
-        published = [
-            (m, pid, [(t["id"], n) for t, n in zip(w.tracks, w.n_segments, strict=True)])
-            for m, pid, w in added
-        ]
-        if self.publish_only:
-            self.published += published
-            return
-        _adopt(self.manifest, self.have, published)
-        self.store.commit(self.manifest)
-
-
-def _adopt(manifest: dict, have: dict, published: list) -> None:
-    """Name published parts in ``manifest`` (not yet written to disk) and record their rows in
-    ``have``.
-
-    Parameters
-    ----------
-    manifest : dict
-        The store's manifest, changed in place.
-    have : dict
-        ``{model: {track_id: (part_id, first_row, n_segments)}}``, changed in place.
-    published : list of tuple
-        ``(model, part_id, [(track_id, n_segments), ...])`` in row order, as a shard's run
-        lists them.
-    """
-    for m, pid, rows in published:
-        if pid not in manifest["models"][m]["parts"]:
-            manifest["models"][m]["parts"].append(pid)
-        off = 0
-        for tid, n in rows:
-            have[m][tid] = (pid, off, int(n))
-            off += int(n)
-
-
-def _compact(st: Store, manifest: dict, models, live: list[dict]) -> None:
-    """Rewrite each model's live rows as one part in collection order, if they are not."""
-    cache: dict = {}
-    old: list[tuple[str, str]] = []
-    for m in models:
-        entry = manifest["models"][m]
-        rows = live_rows(st, manifest, m, live, cache)
-        order = [t for t in live if t["id"] in rows]
-        spans = [rows[t["id"]] for t in order]
-        total = sum(s[2] for s in spans)
-        if len(entry["parts"]) == 1 and spans:
-            part = cache[(m, entry["parts"][0])]
-            starts = [s[1] for s in spans]
-            if (
-                sum(part.n_segments) == total
-                and starts == sorted(starts)
-                and (starts == list(np.concatenate([[0], np.cumsum([s[2] for s in spans])])[:-1]))
-            ):
-                continue  # already one part, in order, with no dead rows
-        if not entry["parts"]:
-            continue
-
-        class _Fill:
-            layers = entry["layers"]
-
-            def __call__(self, layer, out, _m=m, _spans=spans):
-                st.gather(_m, layer, _spans, out)
-
-        pid = st.write_part(
-            m, version=entry["version"], dtype=entry["dtype"],
-            tracks=[(t["id"], t["size"], t["mtime_ns"]) for t in order],
-            n_segments=[s[2] for s in spans], fill=_Fill(),
-        )  # fmt: skip
-        old += [(m, p) for p in entry["parts"] if p != pid]
-        entry["parts"] = [pid]
-    st.commit(manifest)
-    for m, pid in old:
-        st.remove_part(m, pid)
-
-
 # -- feedback ------------------------------------------------------------------------------------
 
 
@@ -791,15 +564,6 @@ def _progress_bar(total: int, device: torch.device, progress: bool):
     return bar
 
 
-def _postfix(bar) -> None:
-    elapsed = time.perf_counter() - bar.started
-    bar.set_postfix_str(
-        f"{bar.audio_seconds / 3600:.2f} h audio, {bar.audio_seconds / max(elapsed, 1e-9):.0f}x "
-        "realtime",
-        refresh=False,
-    )
-
-
 def _summary(stats: ExtractStats, emb: Embeddings) -> str:
     text = (
         f"extracted {stats.extracted} tracks ({stats.audio_seconds / 3600:.2f} h of audio) in "
@@ -811,6 +575,13 @@ def _summary(stats: ExtractStats, emb: Embeddings) -> str:
         text += f"; {stats.reused} tracks were already in the store"
     if stats.failed:
         text += f"; {stats.failed} could not be read (see .errors)"
+    if stats.missing:
+        text += (
+            f"; {stats.missing} tracks of the store not in this collection kept (prune=True "
+            "removes them)"
+        )
+    if stats.pruned:
+        text += f"; {stats.pruned} tracks no longer in the collection pruned"
     for worker, w in sorted(stats.workers.items()):
         text += (
             f"\n  {worker}: {w['tracks']} tracks, {w['audio_seconds'] / 3600:.2f} h of audio in "

@@ -24,7 +24,7 @@ __all__ = ["FORMAT_VERSION", "ScanCache"]
 logger = logging.getLogger(__name__)
 
 #: Bump whenever what a scan stores per file, or how it reads files, changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: libsndfile reads what FFmpeg refuses; chained Oggs; short Vorbis durations
 
 
 class ScanCache:

@@ -7,7 +7,8 @@ Layout::
       store.json                      format version and preprocessing (written once)
       manifest.json                   the committed state: which parts count, and the errors
       collection.json                 the live tracks (id, path, size, mtime, duration) in order
-      parts/MODEL/PART_ID/index.json  tracks of the part: ids, file fingerprints, segment counts
+      parts/MODEL/PART_ID/index.json  tracks of the part: ids, file fingerprints, segment counts,
+                                      paths and durations; a checksum of each array file
       parts/MODEL/PART_ID/LAYER.npy   one array per layer, [segments of those tracks, dim]
       tmp/                            parts being written
       .lock                           one writer at a time
@@ -19,6 +20,13 @@ they never see a half-written one; a part published but not committed (the write
 the two steps) is checked and adopted, or removed, by the next writer. A part's id is a hash of
 what it holds (tracks and their file fingerprints, the model's version, dtype and layers), so
 writing the same work twice gives the same part.
+
+Every array file is written with ordinary writes (a full or read-only disk is an ``OSError``,
+never a crash of the process) and its checksum (BLAKE2b over the whole ``.npy`` file) kept in
+the part's ``index.json``. A part's structure (its index, the arrays' headers and sizes) is
+checked whenever a writer opens the store; its content (the checksums) when it is adopted,
+before it is compacted into another part, and by :func:`embedexplore.verify`. A damaged part is
+removed, never committed again under its id.
 
 A track's rows for a model are taken from the last committed part that holds the track with its
 current fingerprint (size and mtime) and the model's current version: a changed file or a changed
@@ -32,9 +40,11 @@ import collections
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +52,25 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_write
+from ._store_files import (
+    BLOCK_BYTES,
+    DTYPES,
+    PART_ID,
+    SAFE_NAME,
+    check_collection,
+    check_index,
+    check_manifest,
+    dumps,
+    file_checksum,
+    fsync,
+    load_json,
+    npy_problem,
+    write_npy,
+)
 
-__all__ = ["PREPROCESSING", "STORE_FORMAT", "Part", "Store", "StoreError"]
+__all__ = ["PREPROCESSING", "STORE_FORMAT", "DamagedStoreError", "Part", "Store", "StoreError"]
+
+logger = logging.getLogger(__name__)
 
 STORE_FORMAT = 1
 #: Parts memory-mapped at once by :meth:`Store.gather` (each map holds a file descriptor).
@@ -54,11 +81,15 @@ PREPROCESSING = (
     "centred zero-padded frames, float16 rounding, log10(10000x+1); patches of 187 frames, "
     "partial tail dropped, short tracks repeat-padded"
 )
-DTYPES = ("float16", "float32")
 
 
 class StoreError(Exception):
     """A store that cannot be used as asked: the message says why and what to do."""
+
+
+class DamagedStoreError(StoreError):
+    """A file of the store is damaged or missing; the message says which, and what to do (most
+    often ``embedexplore verify --store STORE --repair``)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +104,11 @@ class Part:
     version: str
     dtype: str
     layers: dict[str, int]
+    #: layer -> checksum of its file; None for a part written before checksums were kept
+    checksums: dict[str, str] | None = None
+    #: the tracks' paths and durations when written (None in parts written before they were)
+    paths: tuple[str, ...] | None = None
+    durations: tuple[float, ...] | None = None
 
     @property
     def offsets(self) -> np.ndarray:
@@ -96,54 +132,117 @@ class Store:
     def __init__(self, path: str | os.PathLike, *, create: bool = False) -> None:
         self.path = Path(path).expanduser()
         meta = self.path / "store.json"
+        looks_like_a_store = (self.path / "parts").is_dir() or (
+            self.path / "manifest.json"
+        ).exists()
         if not meta.exists():
             if not create:
                 if not self.path.exists():
                     raise FileNotFoundError(f"no store at {self.path}")
+                if looks_like_a_store:
+                    raise DamagedStoreError(
+                        f"{self.path} is a store whose store.json is missing; "
+                        f"{_repair_hint(self.path)}"
+                    )
                 raise StoreError(f"{self.path} is not an embedexplore store (no store.json)")
-            if self.path.exists() and any(
-                p.name != ".lock" and not p.name.startswith(".store.json.")  # a killed create
-                for p in self.path.iterdir()
+            if (
+                self.path.exists()
+                and not looks_like_a_store
+                and any(
+                    p.name != ".lock" and not p.name.startswith(".store.json.")  # a killed create
+                    for p in self.path.iterdir()
+                )
             ):
                 raise StoreError(
                     f"{self.path} is a folder that holds other files and no embedexplore store; "
                     "choose an empty or new folder for the store"
                 )
-            self.path.mkdir(parents=True, exist_ok=True)
-            with atomic_write(meta) as f:
-                f.write(_dumps({"format": STORE_FORMAT, "preprocessing": PREPROCESSING}))
-        info = json.loads(meta.read_text())
+            if looks_like_a_store:
+                logger.warning("%s: store.json was missing; written again", self.path)
+            self._write_meta()
+        try:
+            info = load_json(meta)
+            if not isinstance(info, dict) or not isinstance(info.get("format"), int):
+                raise ValueError("not a store description")
+        except ValueError as e:
+            if not create:
+                raise DamagedStoreError(
+                    f"store.json of {self.path} is damaged ({e}); {_repair_hint(self.path)}"
+                ) from None
+            logger.warning("%s: store.json was damaged (%s); written again", self.path, e)
+            self._write_meta()
+            info = load_json(meta)
         if info.get("format") != STORE_FORMAT:
             raise StoreError(
                 f"{self.path} was written by another version of embedexplore (store format "
                 f"{info.get('format')}, this one reads {STORE_FORMAT}); extract into a new folder"
             )
         self.preprocessing = info.get("preprocessing")
-        self._lock_file = None
+
+    def _write_meta(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        with atomic_write(self.path / "store.json") as f:
+            f.write(dumps({"format": STORE_FORMAT, "preprocessing": PREPROCESSING}))
 
     # -- the committed state -------------------------------------------------------------------
 
     def manifest(self) -> dict[str, Any]:
         """The committed state: ``{"models": {name: {version, dtype, layers, parts}}, "errors":
-        {track_id: {path, size, mtime_ns, reason}}}``."""
+        {track_id: {path, size, mtime_ns, reason}}}``.
+
+        Raises :class:`DamagedStoreError` when ``manifest.json`` cannot be read or does not
+        describe a store (writers rebuild it from the parts: :func:`embedexplore.verify`).
+        """
         p = self.path / "manifest.json"
         if not p.exists():
             return {"models": {}, "errors": {}}
-        return json.loads(p.read_text())
+        try:
+            manifest = load_json(p)
+            check_manifest(manifest)
+        except ValueError as e:
+            raise DamagedStoreError(
+                f"manifest.json of {self.path} is damaged ({e}); {_repair_hint(self.path)}"
+            ) from None
+        manifest.setdefault("models", {})
+        manifest.setdefault("errors", {})
+        return manifest
 
     def commit(self, manifest: dict[str, Any]) -> None:
         """Make ``manifest`` the committed state, atomically."""
         with atomic_write(self.path / "manifest.json") as f:
-            f.write(_dumps(manifest))
+            f.write(dumps(manifest))
 
     def collection(self) -> list[dict[str, Any]]:
-        """The live tracks, in order: ``id``, ``path``, ``size``, ``mtime_ns``, ``duration``."""
+        """The store's tracks, in order: ``id``, ``path``, ``size``, ``mtime_ns``, ``duration``,
+        and ``missing: True`` for a track that the last extraction did not find (its rows are
+        kept until pruned).
+
+        Raises :class:`DamagedStoreError` when ``collection.json`` cannot be read, or is missing
+        from a store whose manifest names parts (see :func:`tracks_from_parts`).
+        """
         p = self.path / "collection.json"
-        return json.loads(p.read_text())["tracks"] if p.exists() else []
+        if not p.exists():
+            try:
+                has_rows = any(e["parts"] for e in self.manifest()["models"].values())
+            except DamagedStoreError:
+                has_rows = True
+            if has_rows:
+                raise DamagedStoreError(
+                    f"collection.json of {self.path} is missing; {_repair_hint(self.path)}"
+                )
+            return []
+        try:
+            data = load_json(p)
+            check_collection(data)
+        except ValueError as e:
+            raise DamagedStoreError(
+                f"collection.json of {self.path} is damaged ({e}); {_repair_hint(self.path)}"
+            ) from None
+        return data["tracks"]
 
     def set_collection(self, tracks: list[dict[str, Any]]) -> None:
         with atomic_write(self.path / "collection.json") as f:
-            f.write(_dumps({"tracks": tracks}))
+            f.write(dumps({"tracks": tracks}))
 
     # -- parts ---------------------------------------------------------------------------------
 
@@ -151,37 +250,87 @@ class Store:
         return self.path / "parts" / model / pid
 
     def read_part(self, model: str, pid: str) -> Part:
+        """A part's index (its arrays are not checked: see :meth:`inspect_part`)."""
         try:
-            index = json.loads((self.part_path(model, pid) / "index.json").read_text())
+            index = load_json(self.part_path(model, pid) / "index.json")
+            check_index(index)
         except (OSError, ValueError) as e:
-            raise StoreError(f"part {model}/{pid} of {self.path} cannot be read: {e}") from None
-        return Part(
-            model=model, id=pid, track_ids=tuple(index["track_ids"]),
-            fingerprints=tuple((int(s), int(m)) for s, m in index["fingerprints"]),
-            n_segments=tuple(int(n) for n in index["n_segments"]), version=index["version"],
-            dtype=index["dtype"], layers=dict(index["layers"]),
+            raise DamagedStoreError(
+                f"part {model}/{pid} of {self.path} cannot be read ({e}); {_repair_hint(self.path)}"
+            ) from None
+        return _part(model, pid, index)
+
+    def inspect_part(
+        self, model: str, pid: str, *, content: bool = False
+    ) -> tuple[Part | None, str | None]:
+        """``(part, None)`` if the part is sound, ``(None, reason)`` if not.
+
+        Always checked: its index, that its id matches what the index lists, each array's
+        header, shape, dtype and size. With ``content``, each array's checksum too (reads the
+        whole part); a part written before checksums were kept passes on its structure.
+        """
+        folder = self.part_path(model, pid)
+        try:
+            index = load_json(folder / "index.json")
+            check_index(index)
+        except FileNotFoundError:
+            return None, "its index.json is missing"
+        except OSError as e:
+            return None, f"its index.json cannot be read ({e.strerror or e})"
+        except ValueError as e:
+            return None, f"its index.json is damaged ({e})"
+        part = _part(model, pid, index)
+        expected = part_id(
+            model, part.version, part.dtype, part.layers,
+            [(t, *f) for t, f in zip(part.track_ids, part.fingerprints, strict=True)],
         )  # fmt: skip
+        if expected != pid:
+            return None, "what its index.json lists does not match its id"
+        rows = int(sum(part.n_segments))
+        for layer, dim in part.layers.items():
+            path = folder / f"{layer}.npy"
+            problem = npy_problem(path, (rows, dim), part.dtype)
+            if problem is None and content and part.checksums is not None:
+                try:
+                    if file_checksum(path) != part.checksums.get(layer):
+                        problem = "changed since it was written (its checksum differs)"
+                except OSError as e:
+                    problem = f"cannot be read ({e.strerror or e})"
+            if problem is not None:
+                return None, f"{layer}.npy {problem}"
+        return part, None
+
+    def valid_part(self, model: str, pid: str) -> Part | None:
+        """The part if its index and arrays are whole and consistent, else None (the structure
+        only; :meth:`inspect_part` with ``content=True`` checks the checksums too)."""
+        return self.inspect_part(model, pid)[0]
 
     def open_array(self, model: str, pid: str, layer: str) -> np.ndarray:
         """A part's layer, memory-mapped read-only."""
+        path = self.part_path(model, pid) / f"{layer}.npy"
         try:
-            return np.load(self.part_path(model, pid) / f"{layer}.npy", mmap_mode="r")
+            return np.load(path, mmap_mode="r")
         except FileNotFoundError:
             raise StoreError(
                 f"{model}'s rows in {self.path} were rewritten by a later extraction since they "
                 "were read; open it again (embedexplore.open_store) to see the new ones"
             ) from None
+        except (OSError, ValueError, EOFError) as e:
+            raise DamagedStoreError(
+                f"{model}'s {layer} in {self.path} cannot be read ({e}); {_repair_hint(self.path)}"
+            ) from None
 
-    def gather(self, model: str, layer: str, spans, out: np.ndarray) -> None:
-        """Copy ``spans`` (``(part_id, first_row, n_rows)``, in order) of ``model``'s
-        ``layer`` into ``out``, one after the other, copying runs of consecutive rows at once.
+    def blocks(self, model: str, layer: str, spans) -> Iterator[np.ndarray]:
+        """The rows of ``spans`` (``(part_id, first_row, n_rows)``, in order) of ``model``'s
+        ``layer``, one after the other, as copies of at most ``BLOCK_BYTES`` (16 MiB) each.
 
-        A memory map holds a file descriptor, and an archive's store holds tens of thousands of
-        parts before compaction: only the :data:`OPEN_PARTS` parts used last stay open (a
-        part's rows are mostly one run of consecutive tracks), so ``ulimit -n`` is never met.
+        Runs of consecutive rows of a part are read at once. A memory map holds a file
+        descriptor, and an archive's store holds tens of thousands of parts before compaction:
+        only the :data:`OPEN_PARTS` parts used last stay open (a part's rows are mostly one run
+        of consecutive tracks), so ``ulimit -n`` is never met.
         """
         sources: collections.OrderedDict = collections.OrderedDict()
-        at = i = 0
+        i = 0
         while i < len(spans):
             pid, first, n = spans[i]
             j = i + 1
@@ -194,9 +343,19 @@ class Store:
                 if len(sources) >= OPEN_PARTS:
                     sources.popitem(last=False)
                 sources[pid] = self.open_array(model, pid, layer)
-            out[at : at + n] = sources[pid][first : first + n]
-            at += n
+            source = sources[pid]
+            step = max(1, BLOCK_BYTES // max(1, source.shape[1] * source.itemsize))
+            for a in range(first, first + n, step):
+                yield np.array(source[a : min(a + step, first + n)])
             i = j
+
+    def gather(self, model: str, layer: str, spans, out: np.ndarray) -> None:
+        """Copy ``spans`` (``(part_id, first_row, n_rows)``, in order) of ``model``'s
+        ``layer`` into ``out``, one after the other (see :meth:`blocks`)."""
+        at = 0
+        for block in self.blocks(model, layer, spans):
+            out[at : at + len(block)] = block
+            at += len(block)
 
     def write_part(
         self,
@@ -208,49 +367,60 @@ class Store:
         n_segments: list[int],
         arrays: dict[str, np.ndarray] | None = None,
         fill=None,
+        paths: list[str] | None = None,
+        durations: list[float] | None = None,
     ) -> str:
         """Write and publish (not commit) a part; returns its id.
 
-        ``tracks`` are ``(track_id, size, mtime_ns)`` in row order. The layers come either as
-        ``arrays`` (``{layer: [rows, dim]}``) or from ``fill(layer, out)``, which writes the
-        rows into the memory-mapped ``out`` (so that large parts are written in bounded memory).
+        ``tracks`` are ``(track_id, size, mtime_ns)`` in row order; ``paths`` and
+        ``durations`` (optional) let the store's list of tracks be rebuilt from its parts. The
+        layers come either as ``arrays`` (``{layer: [rows, dim]}``) or from ``fill(layer)``,
+        which yields the rows in blocks (so that large parts are written in bounded memory),
+        with ``fill.layers`` giving ``{layer: dim}``. The files are written with ordinary
+        writes: a full disk raises ``OSError`` and leaves no trace.
         """
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        if not SAFE_NAME.fullmatch(model):
+            raise ValueError(f"a model's name may hold letters, digits, '.', '_', '-': {model!r}")
         rows = int(sum(n_segments))
         if arrays is not None:
             layers = {k: int(v.shape[1]) for k, v in arrays.items()}
         else:
             layers = dict(fill.layers)
+        bad = [k for k in layers if not SAFE_NAME.fullmatch(k)]
+        if bad:
+            raise ValueError(f"a layer's name may hold letters, digits, '.', '_', '-': {bad}")
         pid = part_id(model, version, dtype, layers, tracks)
         final = self.part_path(model, pid)
         if final.exists():
-            return pid  # the same work, published before (its content is determined by its id)
+            _, problem = self.inspect_part(model, pid, content=True)
+            if problem is None:
+                return pid  # the same work, published before (its content is determined by its id)
+            logger.warning("part %s/%s is damaged (%s): written again", model, pid, problem)
+            self.remove_part(model, pid)
         tmp = self.path / "tmp" / f"{model}-{pid}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
         try:
+            checksums = {}
             for layer, dim in layers.items():
-                out = np.lib.format.open_memmap(
-                    tmp / f"{layer}.npy", mode="w+", dtype=dtype, shape=(rows, dim)
-                )
                 if arrays is not None:
-                    if len(arrays[layer]) != rows:
-                        raise ValueError(f"{layer}: {len(arrays[layer])} rows, expected {rows}")
-                    out[:] = arrays[layer]
+                    blocks: Iterable[np.ndarray] = [arrays[layer]]
                 else:
-                    fill(layer, out)
-                out.flush()
-                del out
-                _fsync(tmp / f"{layer}.npy")
+                    blocks = fill(layer)
+                checksums[layer] = write_npy(tmp / f"{layer}.npy", dtype, (rows, dim), blocks)
             index = {
                 "track_ids": [t[0] for t in tracks],
                 "fingerprints": [[int(t[1]), int(t[2])] for t in tracks],
                 "n_segments": [int(n) for n in n_segments], "version": version,
-                "dtype": dtype, "layers": layers,
+                "dtype": dtype, "layers": layers, "checksums": checksums,
             }  # fmt: skip
+            if paths is not None and durations is not None:
+                index["paths"] = [str(p) for p in paths]
+                index["durations"] = [float(d) for d in durations]
             with atomic_write(tmp / "index.json") as f:
-                f.write(_dumps(index))
-            _fsync(tmp)
+                f.write(dumps(index))
+            fsync(tmp)
             final.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.rename(tmp, final)
@@ -258,7 +428,7 @@ class Store:
                 if not final.exists():
                     raise
                 shutil.rmtree(tmp, ignore_errors=True)  # published meanwhile by another writer
-            _fsync(final.parent)  # the rename itself, durable before any commit names the part
+            fsync(final.parent)  # the rename itself, durable before any commit names the part
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -274,37 +444,29 @@ class Store:
         os.rename(src, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
+    def published_parts(self) -> list[tuple[str, str]]:
+        """Every part folder under ``parts/``: ``(model, part_id)``, oldest first (by the time
+        its index was written), so that where two parts hold a track, the newer comes last."""
+        found = []
+        root = self.path / "parts"
+        if root.is_dir():
+            for mdir in sorted(root.iterdir()):
+                if mdir.is_dir() and SAFE_NAME.fullmatch(mdir.name):
+                    for pdir in mdir.iterdir():
+                        if pdir.is_dir() and PART_ID.fullmatch(pdir.name):
+                            try:
+                                when = (pdir / "index.json").stat().st_mtime_ns
+                            except OSError:
+                                when = 0
+                            found.append((when, mdir.name, pdir.name))
+        return [(m, p) for _, m, p in sorted(found)]
+
     def uncommitted_parts(self, manifest: dict[str, Any]) -> list[tuple[str, str]]:
-        """Published parts that ``manifest`` does not list: ``(model, part_id)``."""
+        """Published parts that ``manifest`` does not list: ``(model, part_id)``, oldest first."""
         committed = {
             (m, p) for m, entry in manifest.get("models", {}).items() for p in entry["parts"]
         }
-        found = []
-        root = self.path / "parts"
-        if root.exists():
-            for mdir in sorted(root.iterdir()):
-                if mdir.is_dir():
-                    for pdir in sorted(mdir.iterdir()):
-                        if pdir.is_dir() and (mdir.name, pdir.name) not in committed:
-                            found.append((mdir.name, pdir.name))
-        return found
-
-    def valid_part(self, model: str, pid: str) -> Part | None:
-        """The part if its index and arrays are whole and consistent, else None."""
-        try:
-            part = self.read_part(model, pid)
-            rows = int(sum(part.n_segments))
-            for layer, dim in part.layers.items():
-                a = self.open_array(model, pid, layer)
-                if a.shape != (rows, dim) or str(a.dtype) != part.dtype:
-                    return None
-            expected = part_id(
-                model, part.version, part.dtype, part.layers,
-                [(t, *f) for t, f in zip(part.track_ids, part.fingerprints, strict=True)],
-            )  # fmt: skip
-            return part if expected == pid else None
-        except (StoreError, OSError, ValueError, KeyError, TypeError):
-            return None
+        return [mp for mp in self.published_parts() if mp not in committed]
 
     def clear_tmp(self) -> None:
         shutil.rmtree(self.path / "tmp", ignore_errors=True)
@@ -330,20 +492,20 @@ class Store:
             f.close()
 
 
-def _dumps(obj) -> bytes:
-    # ASCII with escapes: file names that are not valid UTF-8 (lone surrogates) round-trip
-    return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+def _repair_hint(path: Path) -> str:
+    return (
+        f"run `embedexplore verify --store {path} --repair` (or embedexplore.verify(store, "
+        "repair=True)) to rebuild it and recompute what was lost"
+    )
 
 
-def _fsync(path: Path) -> None:
-    """fsync a file or a directory (where the OS allows directories to be synced)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _part(model: str, pid: str, index: dict) -> Part:
+    paths = index.get("paths")
+    return Part(
+        model=model, id=pid, track_ids=tuple(index["track_ids"]),
+        fingerprints=tuple((int(s), int(m)) for s, m in index["fingerprints"]),
+        n_segments=tuple(int(n) for n in index["n_segments"]), version=index["version"],
+        dtype=index["dtype"], layers=dict(index["layers"]), checksums=index.get("checksums"),
+        paths=tuple(paths) if paths is not None else None,
+        durations=tuple(float(d) for d in index["durations"]) if paths is not None else None,
+    )  # fmt: skip
