@@ -16,7 +16,9 @@
 #   5. Dask: one worker for the GPU vs two workers sharing it, against one machine
 #      (benchmarks/cluster_gpu.py).
 # Every figure is printed and kept in $OUT/gpu_check.log; the exit status is non-zero if any
-# step failed.
+# step failed. `bash benchmarks/gpu_check.sh quick` (about 2 minutes, for a session with little
+# device time left) runs only the parity tests on CUDA in float32 and the two extractions of
+# real music (step 3).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -30,6 +32,15 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 status=0
 step() { echo; echo "== $*"; "$@" || { echo "!! step failed: $*"; status=1; }; }
+if [ "${1:-}" = quick ]; then
+  EMBEDEXPLORE_TEST_DEVICE=cuda step timeout 120 python3 -m pytest -q -p no:cacheprovider \
+    tests/test_parity.py
+  step timeout 150 python3 benchmarks/extract_speed.py --folder .gpu-music --copies 60 \
+    --device cuda --precision float32 --dtype float32 --check 3
+  step timeout 100 python3 benchmarks/extract_speed.py --folder .gpu-music --copies 60 \
+    --device cuda
+  exit $status
+fi
 for p in float32 tf32 bf16; do
   step timeout 90 python3 benchmarks/parity_report.py --device cuda --precision "$p"
 done

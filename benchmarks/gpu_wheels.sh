@@ -10,7 +10,9 @@ dl() {
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 --platform any -d .whl "$@"
 }
+# soundfile (libsndfile, the second decoder) and cffi, which it loads its library with
 dl "soundfile==$(.venv/bin/python -c "import soundfile; print(soundfile.__version__)")"
+dl "cffi==$(.venv/bin/python -c 'import cffi; print(cffi.__version__)')"
 dl "av==$(.venv/bin/python -c 'import av; print(av.__version__)')"
 dl "soxr==$(.venv/bin/python -c 'import soxr; print(soxr.__version__)')"
 dl "mutagen==$(.venv/bin/python -c 'import mutagen; print(mutagen.version_string)')"
