@@ -277,7 +277,7 @@ def remove_parts(store: Store, parts) -> None:
 # -- compaction ----------------------------------------------------------------------------------
 
 
-def compact_id(store: Store, entry: dict, model: str, order: list[dict], cache: dict) -> str:
+def compact_id(entry: dict, model: str, order: list[dict]) -> str:
     """The id of the part holding ``order``'s rows, which compaction writes."""
     return part_id(
         model, entry["version"], entry["dtype"], entry["layers"],
@@ -285,16 +285,14 @@ def compact_id(store: Store, entry: dict, model: str, order: list[dict], cache: 
     )  # fmt: skip
 
 
-def is_compact(store: Store, manifest: dict, model: str, known: list[dict], have: dict) -> bool:
+def is_compact(manifest: dict, model: str, known: list[dict], have: dict) -> bool:
     """Whether ``model``'s rows are one part holding exactly ``known``'s tracks that have rows,
     in order (nothing to compact)."""
     entry = manifest["models"].get(model)
     if entry is None or not entry["parts"]:
         return True
     order = [t for t in known if t["id"] in have]
-    return (
-        len(entry["parts"]) == 1 and compact_id(store, entry, model, order, {}) == entry["parts"][0]
-    )
+    return len(entry["parts"]) == 1 and compact_id(entry, model, order) == entry["parts"][0]
 
 
 def compact(
@@ -322,7 +320,7 @@ def compact(
         entry = manifest["models"][m]
         rows = have[m]
         order = [t for t in known if t["id"] in rows]
-        if not entry["parts"] or is_compact(store, manifest, m, known, rows):
+        if not entry["parts"] or is_compact(manifest, m, known, rows):
             continue
         spans = [rows[t["id"]] for t in order]
 

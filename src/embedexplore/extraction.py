@@ -359,7 +359,7 @@ def _extract_locked(
     rewritten = [
         m for m in every_model
         if (m in models and any(t["id"] not in have[m] for t in todo))
-        or not is_compact(st, manifest, m, known, have[m])
+        or not is_compact(manifest, m, known, have[m])
     ]  # fmt: skip
     dropped = drop_damaged(st, manifest, rewritten, content=True, checked=checked)
     if dropped:

@@ -300,11 +300,6 @@ class Store:
                 return None, f"{layer}.npy {problem}"
         return part, None
 
-    def valid_part(self, model: str, pid: str) -> Part | None:
-        """The part if its index and arrays are whole and consistent, else None (the structure
-        only; :meth:`inspect_part` with ``content=True`` checks the checksums too)."""
-        return self.inspect_part(model, pid)[0]
-
     def open_array(self, model: str, pid: str, layer: str) -> np.ndarray:
         """A part's layer, memory-mapped read-only."""
         path = self.part_path(model, pid) / f"{layer}.npy"
