@@ -365,8 +365,8 @@ def resume(path, live, shards, half, models, versions, spec, plan_sizes) -> list
 
 def on_paper(durations: np.ndarray) -> None:
     """The real store's arrays for the default models and layers at float16 (not measured)."""
+    from embedexplore import registry
     from embedexplore.extraction import DEFAULT_LAYERS, DEFAULT_MODELS
-    from embedexplore.models import BUNDLES
 
     samples = np.round(durations * 16_000).astype(np.int64)
     segments = int(((1 + samples // 256) // 187).sum())  # Tagger.patches' count
@@ -377,7 +377,7 @@ def on_paper(durations: np.ndarray) -> None:
     )
     total = 0
     for m in DEFAULT_MODELS:
-        dims = {k: v for k, v in BUNDLES[m].build().dims.items() if k in DEFAULT_LAYERS}
+        dims = {k: v for k, v in registry.get(m).layers.items() if k in DEFAULT_LAYERS}
         size = segments * sum(dims.values()) * 2
         total += size
         print(
@@ -439,9 +439,8 @@ def main() -> None:
         DEFAULT_LAYERS,
         _live_tracks,
         _plan,
-        _version,
     )
-    from embedexplore.models import BUNDLES
+    from embedexplore import registry
     from embedexplore.store import Store
 
     print(describe())
@@ -494,9 +493,9 @@ def main() -> None:
         print(_row(f"Store.set_collection(live): {size:,} bytes, on every run", set_s))
 
         # -- 2. a fresh plan -------------------------------------------------------------------
-        versions = {m: _version(m, "tf32") for m in models}
+        versions = {m: registry.get(m).store_version("tf32") for m in models}
         layers = {
-            m: {k: v for k, v in BUNDLES[m].build().dims.items() if k in DEFAULT_LAYERS}
+            m: {k: v for k, v in registry.get(m).layers.items() if k in DEFAULT_LAYERS}
             for m in models
         }
         spec = {

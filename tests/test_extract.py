@@ -322,10 +322,10 @@ def test_changed_model_or_dtype_is_recomputed_and_float16_cost(real_folder, tmp_
         assert (err <= np.abs(x) * 2.0**-11 + 2.0**-25).all(), k
     kept = np.array(f16.array("vgg-msd", "taggrams"))
     # new weights (a later release of the model): the old rows are dropped, not mixed in
-    import embedexplore.extraction as ex
+    from embedexplore.registry import ModelSpec
 
-    real = ex._version
-    monkeypatch.setattr(ex, "_version", lambda m, p: "retrained-" + real(m, p))
+    real = ModelSpec.store_version
+    monkeypatch.setattr(ModelSpec, "store_version", lambda s, p: "retrained-" + real(s, p))
     redo = extract(coll, store=store, models="vgg-msd", device="cpu", progress=False)
     assert redo.stats.extracted == 3
     np.testing.assert_array_equal(redo.array("vgg-msd", "taggrams"), kept)

@@ -9,14 +9,9 @@ import pytest
 import torch
 
 import embedexplore
-from embedexplore.models import (
-    BUNDLES,
-    PATCH_FRAMES,
-    available,
-    load_model,
-    musicnn,
-    vgg,
-)
+from embedexplore import registry
+from embedexplore.clock import PATCH_FRAMES
+from embedexplore.models import available, load_model, musicnn, vgg
 from embedexplore.models.checkpoint import TF_BATCHNORM, CheckpointError, read_checkpoint
 from embedexplore.models.musicnn_net import musicnn_weights_from_tensorflow
 from embedexplore.models.vgg_net import vgg_weights_from_tensorflow
@@ -52,15 +47,27 @@ def test_architectures_have_the_original_shapes():
             assert bn.eps == 1e-3  # TensorFlow's default; 1e-5 changes taggrams by up to 0.36
 
 
-def test_available_lists_the_four_models():
+def test_available_lists_the_registered_models():
     table = available()
-    assert list(table.index) == [*NAMES, "vggish"]
-    assert set(table["dataset"]) == {"MSD", "MTT", "AudioSet"}
+    assert list(table.index[:4]) == NAMES
+    assert {"mfcc-stats", "chroma-stats", "vggish"} <= set(table.index)
+    assert {"MSD", "MTT", "AudioSet"} <= set(table["dataset"])
     assert (table.loc[NAMES, "tags"] == 50).all()
     assert table.loc["vgg-mtt", "layers"] == "embeddings (256), taggrams (50)"
     assert table.loc[NAMES, "licence"].str.startswith("ISC").all()
-    with pytest.raises(ValueError, match="load_vggish"):
+    assert (table.loc[NAMES, "segment_seconds"] == 2.992).all()
+    assert table.loc["vggish", "hop_seconds"] == 0.96
+    with pytest.raises(ValueError, match="use_vggish"):
         load_model("vggish")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_registry_layers_are_the_networks(name):
+    """The registry declares the layers without building anything: they are the networks'."""
+    spec = registry.get(name)
+    from embedexplore.models.runner import resolve
+
+    assert dict(spec.layers) == resolve(spec.factory)(**spec.params).dims
 
 
 def test_load_model_from_shipped_weights_only(models, monkeypatch):
@@ -75,7 +82,7 @@ def test_load_model_from_shipped_weights_only(models, monkeypatch):
     assert models["musicnn-msd"].labels[0] == "rock" and len(models["vgg-msd"].labels) == 50
     assert m.layers == {"pooled": 1506, "embeddings": 200, "penultimate": 200, "taggrams": 50}
     assert embedexplore.load_model is load_model
-    with pytest.raises(ValueError, match="unknown model 'musicnn'; available"):
+    with pytest.raises(ValueError, match="unknown model 'musicnn'; registered: musicnn-msd"):
         load_model("musicnn")
 
 
@@ -199,7 +206,7 @@ def test_shipped_weights_are_the_converted_checkpoints(name):
     """The safetensors files carry their provenance and every trained value."""
     from safetensors import safe_open
 
-    path = Path(embedexplore.models.__file__).parent / "weights" / BUNDLES[name].weights
+    path = Path(embedexplore.models.__file__).parent / "weights" / registry.get(name).weights
     with safe_open(path, "pt") as f:
         meta = f.metadata()
         assert meta["source"].startswith("musicnn==0.1.0") and meta["licence"].startswith("ISC")

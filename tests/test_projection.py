@@ -109,6 +109,6 @@ def test_projecting_extracted_embeddings(tmp_path):
 
 
 def emb_labels():
-    from embedexplore.models import MUSICNN_MSD
+    from embedexplore import registry
 
-    return MUSICNN_MSD.labels
+    return registry.get("musicnn-msd").labels

@@ -1,8 +1,9 @@
 """embedexplore: explore and rediscover a music collection through deep audio embeddings.
 
 The flow of data: :func:`scan` a folder into a :class:`Collection` (a pandas DataFrame of tracks),
-decode each track (:mod:`embedexplore.audio`), run the tagging models over every 2.992 s segment,
-project the segments to 2-D and explore them in the notebook.
+decode each track (:mod:`embedexplore.audio`), run the models of the registry
+(:mod:`embedexplore.registry`: the tagging models, baselines, yours) over every segment of their
+clock, project the segments (or windows of them) to 2-D and explore them in the notebook.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ __all__ = [
     "playlist",
     "project",
     "prune",
+    "register_model",
+    "registry",
     "scan",
     "slurm_cluster",
     "verify",
@@ -41,9 +44,12 @@ def __getattr__(name: str):
     import importlib
 
     if name in (
-        "audio", "datasets", "tags", "models", "similarity", "projection", "playlist", "listen"
+        "audio", "datasets", "tags", "models", "similarity", "projection", "playlist", "listen",
+        "registry", "clock",
     ):  # fmt: skip
         return importlib.import_module(f".{name}", __name__)
+    if name == "register_model":
+        return importlib.import_module(".registry", __name__).register_model
     if name == "extract":
         return importlib.import_module(".extraction", __name__).extract
     if name in ("Embeddings", "open_store"):

@@ -201,18 +201,22 @@ def shard_size(n_tracks: int) -> int:
     return min(SHARD_TRACKS, max(MIN_CLUSTER_SHARD, -(-n_tracks // 64)))
 
 
-def _taggers(models, device: str, precision: str) -> dict:
-    from .models import BUNDLES
+def _taggers(spec: dict) -> dict:
+    """This worker's models for ``spec`` (built once, shared by its threads). The models'
+    declarations come with the task (``spec["specs"]``), so that a model registered in the
+    driver's session (a notebook, a script) runs on workers that never saw it."""
+    from .models.runner import build
 
-    key = (tuple(models), device, precision)
+    models, device, precision = spec["models"], spec["device"], spec["precision"]
+    key = (tuple(models), device, precision, json.dumps(spec["versions"], sort_keys=True))
     with _LOCK:  # a worker's threads share one model set
         if key not in _MODELS:
             _MODELS.clear()  # one model set per worker process
-            _MODELS[key] = {m: BUNDLES[m].get_model(device, precision) for m in models}
+            _MODELS[key] = {m: build(spec["specs"][m], device, precision) for m in models}
         return _MODELS[key]
 
 
-def _decoder(decoders: int | None, device_type: str):
+def _decoder(decoders: int | None, device_type: str, rates: tuple[int, ...]):
     """This worker thread's decoder, kept between tasks (so are its decoding processes).
 
     ``decoders`` None: on a GPU, the CPUs this worker may use (SLURM's allocation, or the
@@ -224,6 +228,7 @@ def _decoder(decoders: int | None, device_type: str):
     import multiprocessing
 
     from ._prefetch import Decoder
+    from .extraction import decoder_for
 
     if decoders is None:
         decoders = 1
@@ -238,10 +243,16 @@ def _decoder(decoders: int | None, device_type: str):
             decoders = max(1, cpus // max(threads, 1) - 1)
     threads = multiprocessing.current_process().daemon
     current = getattr(_LOCAL, "decoder", None)
-    if current is None or current.workers != decoders or current.threads != threads:
+    fn = decoder_for(rates)
+    if (
+        current is None
+        or current.workers != decoders
+        or current.threads != threads
+        or current.fn != fn
+    ):
         if current is not None:
             current.__exit__(None, None, None)
-        current = _LOCAL.decoder = Decoder(decoders)
+        current = _LOCAL.decoder = Decoder(decoders, fn=fn)
         current.threads = threads
     return current
 
@@ -258,7 +269,7 @@ def run_shard(spec: dict, tracks: list[dict], need: dict) -> dict:
 
     t0 = time.perf_counter()
     models = [m for m in spec["models"] if need.get(m)]
-    taggers = _taggers(spec["models"], spec["device"], spec["precision"])
+    taggers = _taggers(spec)
     device = next(iter(taggers.values())).device
     needed = {m: set(need[m]) for m in models}
     have = {m: {t["id"]: None for t in tracks if t["id"] not in needed[m]} for m in models}
@@ -267,7 +278,7 @@ def run_shard(spec: dict, tracks: list[dict], need: dict) -> dict:
         {m: spec["layers"][m] for m in models}, spec["versions"], spec["dtype"],
         spec["batch_size"], have, device, publish_only=True,
     )  # fmt: skip
-    decoder = _decoder(spec["decoders"], device.type)
+    decoder = _decoder(spec["decoders"], device.type, tuple(spec["rates"]))
     # the decoder holds at most two hours of decoded audio ahead of the models (Decoder), and
     # only this shard's: a worker thread holds less than one shard's decoded audio at a time
     decoded = decoder.map([t["path"] for t in tracks], [t["duration"] for t in tracks])

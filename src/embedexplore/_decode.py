@@ -1,4 +1,4 @@
-"""What extraction's decoding processes run: a file -> the 16 kHz mono waveform, or why not.
+"""What extraction's decoding processes run: a file -> its mono waveform(s), or why not.
 
 Kept free of torch, so that each decoding process starts fast and small.
 """
@@ -9,17 +9,19 @@ import os
 import threading
 import time
 
-import numpy as np
-
 from . import audio
 
 
-def decode(path: str) -> tuple[str, np.ndarray | str]:
+def decode(path: str, rates: tuple[int, ...] | None = None) -> tuple[str, object]:
     """``("ok", waveform)`` (float32, 16 kHz mono) or ``("error", reason)``.
 
-    Every failure a file can cause becomes a reason, so one bad file never stops a run.
+    With ``rates``: ``("ok", {rate: waveform})``, the file decoded once for each sample rate
+    (each straight from the file, as :func:`embedexplore.audio.load` gives it). Every failure a
+    file can cause becomes a reason, so one bad file never stops a run.
     """
     try:
+        if rates is not None:
+            return "ok", {int(r): audio.load(path, sample_rate=int(r)) for r in rates}
         return "ok", audio.load(path)
     except FileNotFoundError:
         return "error", "the file is gone (moved or deleted since the scan); scan again"

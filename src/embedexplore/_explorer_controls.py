@@ -72,9 +72,7 @@ def pane_spec(embeddings, spec, side: str) -> dict:
     projection = spec.get("projection") or "tsne"
     if projection not in PROJECTIONS:
         raise t.TraitError(f"{side}: projection must be one of {PROJECTIONS}, got {projection!r}")
-    from .models import BUNDLES
-
-    tags = list(BUNDLES[model].labels) if model in BUNDLES else []
+    tags = list(embeddings.labels(model) or ())
     x_tag, y_tag = spec.get("x_tag") or "", spec.get("y_tag") or ""
     if projection == "tags":
         if "taggrams" not in layers:
@@ -148,8 +146,15 @@ def default_model(models, side: str) -> str:
     str
         One of ``models``.
     """
-    prefer = ["musicnn-msd", "vgg-msd"] if side == "left" else ["vgg-msd", "musicnn-msd"]
-    for m in prefer:
-        if m in models:
-            return m
-    return models[0] if side == "left" or len(models) == 1 else models[1]
+    from .registry import default_models, find
+
+    # the registry's default models first: on the left the first of them in the store, on
+    # the right the first of another architecture (MusiCNN beside VGG)
+    prefer = [m for m in default_models() if m in models] + [
+        m for m in models if m not in default_models()
+    ]
+    if side == "left" or len(prefer) == 1:
+        return prefer[0]
+    arch = find(prefer[0]).architecture if find(prefer[0]) else None
+    other = [m for m in prefer[1:] if (find(m).architecture if find(m) else m) != arch]
+    return (other or prefer[1:])[0]

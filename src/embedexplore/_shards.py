@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .models import Tagger
+from .clock import SAMPLE_RATE
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,8 @@ class _Pending:
 class _Run:
     store: Store
     manifest: dict
-    taggers: dict[str, Tagger]
+    #: model -> what runs it (:func:`embedexplore.models.runner.build`)
+    taggers: dict
     layers: dict[str, dict[str, int]]
     versions: dict[str, str]
     dtype: str
@@ -66,10 +67,13 @@ class _Run:
         """Decode, run and commit one shard; returns (audio seconds, failed tracks).
 
         Each model runs on the shard's tracks that it lacks, and only those, in batches of
-        ``batch_size`` patches cut in track order from the start of the shard.
+        ``batch_size`` patches (or segments) cut in track order from the start of the shard.
+        The built-in taggers share the log-mel patches, computed once per track; every other
+        model cuts the waveform of its own sample rate into its own segments.
         """
         needed = [m for m in self.taggers if any(t["id"] not in self.have[m] for t in tracks)]
-        frontend = self.taggers[needed[0]]
+        mel = [m for m in needed if self.taggers[m].spec.kind == "tagger"]
+        frontend = self.taggers[mel[0]] if mel else None
         work = {m: _Pending(outputs={k: [] for k in self.layers[m]}) for m in needed}
         seconds = 0.0
         failed = 0
@@ -78,9 +82,10 @@ class _Run:
             status, result = next(decoded)
             self._tick("waiting for decoders", t0)
             if status == "ok":
+                waves = result if isinstance(result, dict) else {SAMPLE_RATE: result}
                 t0 = time.perf_counter()
                 try:
-                    patches = frontend.patches(result, 16_000)
+                    inputs = self._inputs(t, waves, needed, frontend)
                 except (RuntimeError, MemoryError, ValueError) as e:  # out of memory, NaN audio
                     status, result = "error", f"cannot compute its spectrogram ({e})"
                     if self.device.type == "cuda":
@@ -96,10 +101,9 @@ class _Run:
                 if bar is not None:
                     bar.update(1)
                 continue
-            seconds += result.size / 16_000
-            for m in needed:
-                if t["id"] in self.have[m]:
-                    continue
+            rate, wave = next(iter(waves.items()))
+            seconds += wave.size / rate
+            for m, patches in inputs.items():
                 w = work[m]
                 w.tracks.append(t)
                 w.n_segments.append(len(patches))
@@ -109,10 +113,10 @@ class _Run:
                     w.n_patches += len(piece)
                     while w.n_patches >= self.batch_size:
                         self._run(m, w, self.batch_size)
-            del patches
+            del inputs, waves, result
             if bar is not None:
                 bar.update(1)
-                bar.audio_seconds += result.size / 16_000
+                bar.audio_seconds += wave.size / rate
                 _postfix(bar)
         for m, w in work.items():
             if w.n_patches:
@@ -122,6 +126,23 @@ class _Run:
         self._tick("writing the store", t0, sync=False)
         return seconds, failed
 
+    def _inputs(self, track: dict, waves: dict, needed: list, frontend) -> dict:
+        """What each model that lacks ``track`` reads of it: the shared log-mel patches, or
+        its own segments of the waveform at its rate."""
+        patches = None
+        inputs = {}
+        for m in needed:
+            if track["id"] in self.have[m]:
+                continue
+            runner = self.taggers[m]
+            if runner.spec.kind == "tagger":
+                if patches is None:
+                    patches = frontend.patches(waves[SAMPLE_RATE], SAMPLE_RATE)
+                inputs[m] = patches
+            else:
+                inputs[m] = runner.segments(waves[runner.clock.sample_rate])
+        return inputs
+
     def _tick(self, phase: str, t0: float, sync: bool = True) -> None:
         if sync and SYNC_PHASES and self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -130,7 +151,12 @@ class _Run:
     def _run(self, m: str, w: _Pending, size: int) -> None:
         """Run model ``m`` on the first ``size`` pending patches."""
         t0 = time.perf_counter()
-        batch = torch.cat(w.patches) if len(w.patches) > 1 else w.patches[0]
+        if len(w.patches) == 1:
+            batch = w.patches[0]
+        elif isinstance(w.patches[0], torch.Tensor):
+            batch = torch.cat(w.patches)
+        else:
+            batch = np.concatenate(w.patches)
         head, rest = batch[:size], batch[size:]
         try:
             out = self.taggers[m].forward(head)
@@ -140,7 +166,10 @@ class _Run:
                 "batch_size (e.g. --batch-size 256); what was done so far is kept"
             ) from None
         for k in self.layers[m]:
-            w.outputs[k].append(out[k].cpu().numpy().astype(self.dtype))
+            v = out[k]
+            if isinstance(v, torch.Tensor):
+                v = v.cpu().numpy()
+            w.outputs[k].append(v.astype(self.dtype))
         w.patches = [rest] if len(rest) else []
         w.n_patches = len(rest)
         self._tick("models (and copies back)", t0)

@@ -72,6 +72,18 @@ def check_manifest(m) -> None:
         if e.get("dtype") not in DTYPES:
             raise ValueError(f"{name} has no known dtype")
         _check_layers(e.get("layers"))
+        clock = e.get("clock")
+        if clock is not None and not (
+            isinstance(clock, dict)
+            and set(clock) == {"sample_rate", "segment", "hop"}
+            and all(_is_int(v) and v > 0 for v in clock.values())
+        ):
+            raise ValueError(f"{name}'s clock is not a sample rate, segment and hop")
+        labels = e.get("labels")
+        if labels is not None and not (
+            isinstance(labels, list) and all(isinstance(x, str) for x in labels)
+        ):
+            raise ValueError(f"{name}'s labels are not text")
         parts = e.get("parts")
         if not isinstance(parts, list) or not all(
             isinstance(p, str) and PART_ID.fullmatch(p) for p in parts

@@ -11,7 +11,7 @@ import logging
 import os
 from typing import Any
 
-from .audio import SEGMENT_SECONDS
+from .clock import ORIGINAL, Clock
 from .store import Store, part_id
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,27 @@ def live_rows(
             if fingerprints.get(tid) == tuple(fp):
                 out[tid] = (pid, int(offsets[i]), int(part.n_segments[i]))
     return out
+
+
+def version_clock(version: str) -> Clock:
+    """The clock a model's store version names: its last field for a model of the registry
+    (``"1/float32/22050:22050:22050"``), the original models' clock for theirs."""
+    tail = version.rsplit("/", 1)[-1]
+    fields = tail.split(":")
+    if len(fields) == 3 and all(f.isdigit() for f in fields):
+        try:
+            return Clock(*(int(f) for f in fields))
+        except ValueError:
+            pass
+    return ORIGINAL
+
+
+def entry_clock(entry: dict) -> Clock:
+    """The clock of a model's manifest entry: the one it records, or the one its version
+    names (stores written before clocks were recorded hold the original models only)."""
+    if "clock" in entry:
+        return Clock.from_json(entry["clock"])
+    return version_clock(entry["version"])
 
 
 # -- the list of tracks --------------------------------------------------------------------------
@@ -135,7 +156,8 @@ def tracks_from_parts(store: Store, manifest: dict) -> list[dict]:
                 logger.warning("part %s/%s skipped: %s", m, pid, problem)
                 continue
             paths = part.paths or ("",) * len(part.track_ids)
-            durations = part.durations or tuple(n * SEGMENT_SECONDS for n in part.n_segments)
+            hop = version_clock(part.version).hop_seconds
+            durations = part.durations or tuple(n * hop for n in part.n_segments)
             for tid, fp, path, duration in zip(
                 part.track_ids, part.fingerprints, paths, durations, strict=True
             ):
@@ -206,7 +228,7 @@ def drop_damaged(
 
 def recover(
     store: Store, manifest: dict, models, versions: dict, dtype: str, kept_layers: dict,
-    checked: set,
+    checked: set, meta: dict | None = None,
 ) -> dict:  # fmt: skip
     """Bring the manifest in line with what this run asks for; adopt or drop stray parts.
 
@@ -215,6 +237,7 @@ def recover(
     killed in between) are adopted if their checksums hold and they fit, else removed; those
     adopted are added to ``checked``. ``kept_layers`` is updated in place: a model the store
     already keeps with more layers than asked goes on being written with all of them.
+    ``meta`` gives what each model's entry records beside (its ``clock``, its ``labels``).
     """
     manifest.setdefault("models", {})
     manifest.setdefault("errors", {})
@@ -238,9 +261,11 @@ def recover(
             stale += [(m, p) for p in entry["parts"]]
         if fits:
             kept_layers[m] = dict(entry["layers"])
+            entry.update((meta or {}).get(m, {}))  # a store written before clocks were kept
         else:
             manifest["models"][m] = {
                 "version": versions[m], "dtype": dtype, "layers": kept_layers[m], "parts": [],
+                **(meta or {}).get(m, {}),
             }  # fmt: skip
     for m, pid in store.uncommitted_parts(manifest):
         if (m, pid) in committed:

@@ -14,9 +14,9 @@ Resampling uses soxr at its "HQ" quality, the very resampler and setting that li
 (``benchmarks/resampling_quality.py`` measures it against a reference). Channels are averaged to
 mono before resampling, as ``librosa.to_mono`` does.
 
-The segment clock: the models read patches of 187 mel frames with a hop of 256 samples at 16 kHz,
-so a segment lasts ``187 * 256 / 16000 = 2.992`` s, not 3 s, and segment ``k`` of a track starts at
-exactly ``k * 2.992`` s.
+The segment clock of the original models (``SAMPLE_RATE``, ``PATCH_SAMPLES``,
+``SEGMENT_SECONDS``, :func:`segment_times`) is defined in :mod:`embedexplore.clock` and kept here
+under its old names; every model's own clock is in :mod:`embedexplore.registry`.
 
 The work is split by what it reads: ``_ffmpeg`` and ``_ffmpeg_probe`` (FFmpeg), ``_sndfile``
 (libsndfile), ``_containers`` (container bytes: truncation, Ogg links, WAV layouts), ``_pcm`` (the
@@ -36,6 +36,8 @@ import soxr
 from . import _containers, _ffmpeg, _ffmpeg_probe, _sndfile
 from ._audio_types import AudioError, AudioInfo, Refused
 from ._containers import Source
+from .clock import MEL_HOP as HOP_LENGTH
+from .clock import ORIGINAL, PATCH_FRAMES, PATCH_SAMPLES, SAMPLE_RATE, SEGMENT_SECONDS
 
 __all__ = [
     "HOP_LENGTH",
@@ -58,17 +60,6 @@ AudioError.__module__ = AudioInfo.__module__ = __name__
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
-"""Sample rate the models take, in Hz."""
-HOP_LENGTH = 256
-"""Hop between mel frames, in samples at :data:`SAMPLE_RATE`."""
-PATCH_FRAMES = 187
-"""Mel frames in one model input patch (one segment)."""
-PATCH_SAMPLES = PATCH_FRAMES * HOP_LENGTH
-"""Samples at 16 kHz covered by one segment: 47,872."""
-SEGMENT_SECONDS = PATCH_SAMPLES / SAMPLE_RATE
-"""Length of one segment in seconds: 2.992."""
-
 #: Seconds decoded before a requested start, for the decoder and resampler to settle.
 _PREROLL_S = 0.5
 
@@ -87,7 +78,7 @@ def segment_start(k):
         ``k * 187 * 256 / 16000`` (``k * 2.992``) seconds: a float for an int ``k``, else a
         ``float64`` array of the shape of ``k``.
     """
-    return k * PATCH_SAMPLES / SAMPLE_RATE
+    return k * ORIGINAL.hop / ORIGINAL.sample_rate
 
 
 def segment_times(n_segments: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,11 +103,7 @@ def segment_times(n_segments: int) -> tuple[np.ndarray, np.ndarray]:
     ValueError
         ``n_segments`` is negative.
     """
-    if n_segments < 0:
-        raise ValueError(f"n_segments must be >= 0, got {n_segments}")
-    k = np.arange(n_segments + 1, dtype=np.int64) * PATCH_SAMPLES
-    edges = k / SAMPLE_RATE
-    return edges[:-1], edges[1:]
+    return ORIGINAL.times(n_segments)
 
 
 # -- choosing the decoder -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from . import __version__
+from . import __version__, registry
 from ._text import printable
 
 
@@ -50,8 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_ext.add_argument("--store", required=True, metavar="DIR", help="the store's folder")
     p_ext.add_argument(
         "--models", nargs="+", metavar="MODEL",
-        default=["musicnn-msd", "musicnn-mtt", "vgg-msd", "vgg-mtt"],
-        help="models to run (default: all four)",
+        default=list(registry.default_models()),
+        help="models to run, any of: " + ", ".join(registry.names())
+        + f" (default: {' '.join(registry.default_models())})",
     )  # fmt: skip
     p_ext.add_argument(
         "--layers", nargs="+", metavar="LAYER", default=["taggrams", "embeddings"],

@@ -12,105 +12,31 @@ import os
 import time
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ._store_state import live_rows, tracks_from_parts
+from ._embedding_types import ExtractStats, TrackAggregate
+from ._grid import Grid, track_means
+from ._store_state import entry_clock, live_rows, tracks_from_parts
 from ._text import TEXT, records_frame, text_array, text_index
-from .audio import segment_times
+from .clock import Clock
 from .store import DamagedStoreError, Part, Store, StoreError
 
 __all__ = ["Embeddings", "ExtractStats", "TrackAggregate", "live_rows", "open_store"]
-
-
-@dataclass(frozen=True)
-class ExtractStats:
-    """What an extraction run did.
-
-    Each parameter is kept as the (read-only) attribute of the same name.
-
-    Parameters
-    ----------
-    tracks : int
-        Live tracks in the collection.
-    extracted : int
-        Tracks computed in this run.
-    reused : int
-        Tracks whose rows were already in the store.
-    failed : int
-        Tracks that could not be read in this run (see :attr:`Embeddings.errors`).
-    audio_seconds : float
-        Seconds of audio decoded and run through the models in this run.
-    seconds : float
-        Wall time of the run in seconds.
-    device : str
-        The device the models ran on, e.g. ``"cpu"`` or ``"cuda"``.
-    profile : dict of str to float, optional
-        Seconds spent in each phase of the run (see ``embedexplore._shards.SYNC_PHASES``);
-        not compared by ``==``.
-    workers : dict of str to dict, optional
-        On a cluster: for each worker's address, its ``tracks``, ``audio_seconds``,
-        ``busy_seconds`` (the wall time of its tasks), ``realtime`` (audio seconds per busy
-        second) and ``decoders`` (e.g. ``"7 processes"``); empty on one machine. Not compared
-        by ``==``.
-    missing : int, default: 0
-        Tracks of the store not in this collection whose rows were kept.
-    pruned : int, default: 0
-        Tracks of the store not in this collection whose rows were removed (``prune=True``).
-    """
-
-    tracks: int
-    extracted: int
-    reused: int
-    failed: int
-    audio_seconds: float
-    seconds: float
-    device: str
-    profile: dict = field(default_factory=dict, compare=False)
-    workers: dict = field(default_factory=dict, compare=False)
-    missing: int = 0
-    pruned: int = 0
-
-    @property
-    def realtime(self) -> float:
-        """Seconds of audio processed per second of wall time (NaN for a run of no time)."""
-        return self.audio_seconds / self.seconds if self.seconds > 0 else float("nan")
-
-
-@dataclass(frozen=True)
-class TrackAggregate:
-    """Per-track statistics of a layer (the "averages" view): rows follow ``track_ids``.
-
-    What :meth:`Embeddings.per_track` returns; each parameter is kept as the (read-only)
-    attribute of the same name.
-
-    Parameters
-    ----------
-    track_ids : pandas.Index
-        The ``n_tracks`` track ids, in the order of :attr:`Embeddings.tracks`.
-    mean : numpy.ndarray
-        ``float32`` array of shape ``(n_tracks, dim)``: each track's mean over its segments (NaN
-        for a track with no segment).
-    std : numpy.ndarray
-        ``float32`` array of shape ``(n_tracks, dim)``: the population standard deviation over
-        each track's segments (NaN for a track with no segment).
-    n_segments : numpy.ndarray
-        ``int64`` array of shape ``(n_tracks,)``: the segments each statistic is taken over.
-    """
-
-    track_ids: pd.Index
-    mean: np.ndarray
-    std: np.ndarray
-    n_segments: np.ndarray
 
 
 class Embeddings:
     """The extracted embeddings of a collection, read from a store.
 
     Usually made by :func:`open_store` or :func:`embedexplore.extract`. ``len(embeddings)`` is
-    the number of segments.
+    the number of segments (of the first model's clock).
+
+    Each model keeps its own clock (:meth:`clock`): the original models and the handcrafted
+    baselines cut 2.992 s segments, VGGish 0.96 s ones, a model you registered its own.
+    :meth:`array` is aligned with :meth:`segments_of` the model; where all models share one
+    clock, :attr:`segments` is that table for all of them. :meth:`windows` lines models of
+    different clocks up on common windows (10 s, 30 s, whole tracks).
 
     Parameters
     ----------
@@ -129,16 +55,19 @@ class Embeddings:
     path : pathlib.Path
         The store.
     models : tuple of str
-        The models read; :attr:`segments` holds the tracks that have rows for all of them.
+        The models read; :attr:`tracks` holds the tracks that have rows for all of them.
     segments : pandas.DataFrame
-        One row per 2.992 s segment: ``track_id`` (categorical), ``segment`` (index within the
-        track), ``start`` and ``end`` (seconds, exactly ``k * 2.992`` and ``(k + 1) * 2.992``).
-        Row ``i`` is row ``i`` of every :meth:`array`. ``n_segments`` rows, index ``row``.
+        Where all :attr:`models` share one clock: one row per segment, ``track_id``
+        (categorical), ``segment`` (index within the track), ``start`` and ``end`` (seconds:
+        exactly ``k * 2.992`` and ``(k + 1) * 2.992`` for the original models). Row ``i`` is
+        row ``i`` of every :meth:`array`. ``n_segments`` rows, index ``row``. Reading it when
+        the models have different clocks is a ``ValueError``: use :meth:`segments_of` or
+        :meth:`windows`.
     tracks : pandas.DataFrame
-        One row per track in :attr:`segments`, indexed by ``track_id``, in collection order:
-        ``path``, ``duration`` (seconds), ``n_segments``, ``first_row`` (its first row in
-        :attr:`segments`), ``missing`` (True for a track the last extraction did not find,
-        whose rows are kept until pruned).
+        One row per track, indexed by ``track_id``, in collection order: ``path``,
+        ``duration`` (seconds), ``n_segments``, ``first_row`` (its first row in
+        :attr:`segments`; of the first model's clock where clocks differ), ``missing`` (True
+        for a track the last extraction did not find, whose rows are kept until pruned).
     errors : pandas.DataFrame
         Tracks that could not be extracted: ``track_id``, ``path``, ``reason``.
     stats : ExtractStats or None
@@ -150,7 +79,7 @@ class Embeddings:
         There is no folder at ``store``.
     embedexplore.store.StoreError
         The folder is not a store (or one of another format), a model of ``models`` has no rows
-        in it, or its models disagree on the segment counts.
+        in it, or models of one clock disagree on the segment counts.
     """
 
     def __init__(
@@ -179,6 +108,10 @@ class Embeddings:
         self.models = tuple(models)
         self._layers = {m: dict(known[m]["layers"]) for m in self.models}
         self._dtypes = {m: known[m]["dtype"] for m in self.models}
+        self._clocks = {m: entry_clock(known[m]) for m in self.models}
+        self._stored_labels = {
+            m: tuple(known[m]["labels"]) for m in self.models if "labels" in known[m]
+        }
         for attempt in range(5):
             # a writer compacting meanwhile may remove parts the manifest just read names:
             # read again (the new manifest names the new parts)
@@ -202,40 +135,30 @@ class Embeddings:
             if all(t["id"] in self._rows[m] for m in self.models)
             and (wanted is None or t["id"] in wanted)
         ]
-        n = np.array(
-            [self._rows[self.models[0]][t["id"]][2] if self.models else 0 for t in kept],
-            np.int64,
-        )
-        for m in self.models[1:]:  # every model cuts the same segments (same preprocessing)
-            other = np.array([self._rows[m][t["id"]][2] for t in kept], np.int64)
-            if not np.array_equal(n, other):
-                raise StoreError(f"{m} and {self.models[0]} disagree on segment counts")
         ids = [t["id"] for t in kept]
-        first = np.concatenate([[0], np.cumsum(n)])[:-1] if len(n) else np.zeros(0, np.int64)
+        # one grid of rows per clock: models of one clock cut the same segments
+        self._grids: dict[Clock, Grid] = {}
+        leader: dict[Clock, str] = {}
+        for m in self.models:
+            clock = self._clocks[m]
+            n = np.array([self._rows[m][t][2] for t in ids], np.int64)
+            if clock not in self._grids:
+                self._grids[clock], leader[clock] = Grid(ids, n, clock=clock), m
+            elif not np.array_equal(n, self._grids[clock].n):
+                raise StoreError(f"{m} and {leader[clock]} disagree on segment counts")
+        if not self._grids:
+            self._grids[None] = Grid(ids, np.zeros(len(ids), np.int64))
+        primary = next(iter(self._grids.values()))
         self.tracks = pd.DataFrame(
             {
                 "path": text_array(t["path"] for t in kept),
                 "duration": np.array([t["duration"] for t in kept], np.float64),
-                "n_segments": n,
-                "first_row": first.astype(np.int64),
+                "n_segments": primary.n,
+                "first_row": primary.first,
                 "missing": np.array([bool(t.get("missing")) for t in kept], bool),
             },
             index=text_index(ids, name="track_id"),
         )
-        total = int(n.sum())
-        segment = np.arange(total, dtype=np.int64) - np.repeat(first, n)
-        start, end = segment_times(int(n.max()) if len(n) else 0)
-        self.segments = pd.DataFrame(
-            {
-                "track_id": pd.Categorical.from_codes(
-                    np.repeat(np.arange(len(ids)), n), categories=text_index(ids)
-                ),
-                "segment": segment.astype(np.int32),
-                "start": start[segment] if total else np.zeros(0),
-                "end": end[segment] if total else np.zeros(0),
-            }
-        )
-        self.segments.index.name = "row"
         live_ids = {t["id"] for t in live if not t.get("missing")}
         if wanted is not None:
             live_ids &= wanted
@@ -261,14 +184,139 @@ class Embeddings:
 
     def __repr__(self) -> str:
         hours = self.tracks["duration"].sum() / 3600
+        rows = " + ".join(
+            f"{g.total} segments"
+            + (f" of {g.clock.segment_seconds:.4g} s" if len(self._grids) > 1 else "")
+            for g in self._grids.values()
+        )
         return (
-            f"<Embeddings: {len(self.segments)} segments of {len(self.tracks)} tracks "
-            f"({hours:.1f} h), models {list(self.models)}, {len(self.errors)} errors, "
-            f"store {self.path}>"
+            f"<{type(self).__name__}: {rows} of {len(self.tracks)} tracks ({hours:.1f} h), "
+            f"models {list(self.models)}, {len(self.errors)} errors, store {self.path}>"
         )
 
     def __len__(self) -> int:
-        return len(self.segments)
+        return next(iter(self._grids.values())).total
+
+    @property
+    def segments(self) -> pd.DataFrame:
+        """One row per segment where all models share a clock (see the class docstring)."""
+        if len(self._grids) > 1:
+            clocks = ", ".join(f"{m}: {self._clocks[m].segment_seconds:.4g} s" for m in self.models)
+            raise ValueError(
+                f"these embeddings hold models with different clocks ({clocks}): use "
+                "segments_of(model) for one model's segments, or windows(seconds) to line "
+                "them up on common windows"
+            )
+        return next(iter(self._grids.values())).segments()
+
+    def _grid(self, model: str | None) -> Grid:
+        if model is None:
+            self.segments  # noqa: B018 (the error where clocks differ)
+            return next(iter(self._grids.values()))
+        self._check(model)
+        return self._grids[self._clocks[model]]
+
+    def clock(self, model: str) -> Clock:
+        """The clock of ``model``'s segments: sample rate, segment and hop.
+
+        Parameters
+        ----------
+        model : str
+            One of :attr:`models`.
+
+        Returns
+        -------
+        embedexplore.clock.Clock
+            E.g. ``Clock(sample_rate=16000, segment=47872, hop=47872)`` (2.992 s).
+
+        Raises
+        ------
+        KeyError
+            ``model`` is not one of :attr:`models`.
+        """
+        self._check(model)
+        return self._clocks[model]
+
+    def segments_of(self, model: str) -> pd.DataFrame:
+        """``model``'s own segments, row for row with :meth:`array` of it.
+
+        Parameters
+        ----------
+        model : str
+            One of :attr:`models`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of :attr:`segments` (``track_id``, ``segment``, ``start``, ``end``)
+            at ``model``'s clock: segment ``k`` spans ``[k * hop, k * hop + segment)``, exact.
+
+        Raises
+        ------
+        KeyError
+            ``model`` is not one of :attr:`models`.
+        """
+        return self._grid(model).segments()
+
+    def labels(self, model: str) -> tuple[str, ...] | None:
+        """The tag names of ``model``'s ``taggrams`` columns (None: it has no tags).
+
+        From the registry, or from the store for a model registered when it was extracted.
+
+        Parameters
+        ----------
+        model : str
+            One of :attr:`models`.
+
+        Returns
+        -------
+        tuple of str or None
+            In column order.
+
+        Raises
+        ------
+        KeyError
+            ``model`` is not one of :attr:`models`.
+        """
+        from .registry import find
+
+        self._check(model)
+        if model in self._stored_labels:
+            return self._stored_labels[model]
+        spec = find(model)
+        return spec.labels if spec is not None else None
+
+    def windows(self, seconds) -> Embeddings:
+        """A view whose rows are windows of ``seconds`` of each track, or whole tracks.
+
+        Window ``k`` of a track spans ``[k * seconds, (k + 1) * seconds)`` (the last one ends
+        with the track); each model's vector is the mean of its segments whose centre falls in
+        the window. Models of different clocks line up on the same windows: a track's windows
+        are those holding the centre of a segment of every model.
+
+        Parameters
+        ----------
+        seconds : float or "track"
+            The windows' length, or ``"track"``: one row per track, the mean of all its
+            segments.
+
+        Returns
+        -------
+        Embeddings
+            The view: :attr:`segments` (one row per window: ``segment`` is ``k``, ``start``
+            and ``end`` its times), :attr:`tracks` (``n_segments``: its windows), and every
+            method of the embeddings, so that projections, neighbours, S_n, playlists and the
+            Explorer take it as they take segments. Its arrays are float32, computed in memory
+            on first use.
+
+        Raises
+        ------
+        ValueError
+            ``seconds`` is not a positive number nor ``"track"``.
+        """
+        from ._windows import Windows
+
+        return Windows(self, seconds)
 
     def taggram(self, model: str, track_id: str | None = None) -> pd.DataFrame:
         """Tag activations per segment, as a table with the tag names as columns.
@@ -292,18 +340,17 @@ class Embeddings:
         KeyError
             ``model`` has no taggrams in the store, or ``track_id`` has no segments here.
         """
-        from .models import BUNDLES
-
         if model not in self.models or "taggrams" not in self.layers(model):
             raise KeyError(f"{model!r} has no taggrams in the store {self.path}")
         if track_id is None:
-            rows = slice(0, len(self.segments))
+            rows = slice(0, self._grid(model).total)
         elif track_id in self.tracks.index:
-            rows = self.rows(track_id)
+            rows = self.rows(track_id, model)
         else:
             raise KeyError(f"no track {track_id!r} with segments in these embeddings")
         x = np.asarray(self.array(model, "taggrams")[rows], np.float32)
-        labels = list(BUNDLES[model].labels) if model in BUNDLES else None
+        labels = self.labels(model)
+        labels = list(labels) if labels is not None else None
         index = pd.RangeIndex(rows.start, rows.start + len(x), name="row")
         return pd.DataFrame(x, index=index, columns=labels)
 
@@ -329,7 +376,7 @@ class Embeddings:
         return dict(self._layers[model])
 
     def array(self, model: str, layer: str = "embeddings") -> np.ndarray:
-        """``model``'s ``layer`` for every row of :attr:`segments`, ``[n_segments, dim]``.
+        """``model``'s ``layer`` for every row of :meth:`segments_of` it, ``[n_segments, dim]``.
 
         Memory-mapped (read-only, no copy) when the store is compacted, as it is after every
         :func:`~embedexplore.extract` run; otherwise gathered into memory.
@@ -345,7 +392,8 @@ class Embeddings:
         -------
         numpy.ndarray
             Array of shape ``(n_segments, dim)``, ``dim = layers(model)[layer]`` (e.g. 200 for
-            MusiCNN's embeddings, 50 for taggrams): row ``i`` is row ``i`` of :attr:`segments`.
+            MusiCNN's embeddings, 50 for taggrams): row ``i`` is row ``i`` of
+            :meth:`segments_of` the model (of :attr:`segments`, where all share a clock).
             Its dtype is the one chosen at extraction: ``float16`` by default (see
             :func:`embedexplore.extract` for its cost) or ``float32``.
 
@@ -360,6 +408,7 @@ class Embeddings:
                 f"{model} has no stored layer {layer!r}; stored: {', '.join(self._layers[model])}"
             )
         dim = self._layers[model][layer]
+        grid = self._grid(model)
         rows = [self._rows[model][t] for t in self.tracks.index]
         if not rows:
             return np.zeros((0, dim), self._dtypes[model])
@@ -370,11 +419,11 @@ class Embeddings:
             starts = np.array([r[1] for r in rows], np.int64)
             if (
                 starts[0] == 0
-                and np.array_equal(starts[1:], np.cumsum(self.tracks["n_segments"].to_numpy())[:-1])
-                and sum(part.n_segments) == len(self.segments)
+                and np.array_equal(starts[1:], np.cumsum(grid.n)[:-1])
+                and sum(part.n_segments) == grid.total
             ):
                 return self._store.open_array(model, pid, layer)
-        out = np.empty((len(self.segments), dim), self._dtypes[model])
+        out = np.empty((grid.total, dim), self._dtypes[model])
         self._gather(model, layer, rows, out)
         return out
 
@@ -382,36 +431,39 @@ class Embeddings:
         """Copy ``rows`` (``(part, first, n)`` per track) into ``out`` in order, in runs."""
         self._store.gather(model, layer, rows, out)
 
-    def track(self, track_id: str) -> pd.DataFrame:
+    def track(self, track_id: str, model: str | None = None) -> pd.DataFrame:
         """The segments of one track (their index is their row in :meth:`array`).
 
         Parameters
         ----------
         track_id : str
             A track id of :attr:`tracks`.
+        model : str, optional
+            Whose segments (default: those of :attr:`segments`, where all models share a
+            clock).
 
         Returns
         -------
         pandas.DataFrame
-            The track's ``n_segments`` rows of :attr:`segments`, in time order.
+            The track's rows of :attr:`segments` (of :meth:`segments_of` ``model``), in time
+            order.
 
         Raises
         ------
         KeyError
             No such track in these embeddings.
         """
-        if track_id not in self.tracks.index:
-            raise KeyError(f"no track {track_id!r} in these embeddings")
-        first, n = self.tracks.loc[track_id, ["first_row", "n_segments"]]
-        return self.segments.iloc[int(first) : int(first) + int(n)]
+        return self._grid(model).segments().iloc[self.rows(track_id, model)]
 
-    def rows(self, track_id: str) -> slice:
+    def rows(self, track_id: str, model: str | None = None) -> slice:
         """The rows of one track in :attr:`segments` and :meth:`array`.
 
         Parameters
         ----------
         track_id : str
             A track id of :attr:`tracks`.
+        model : str, optional
+            At whose clock (default: that of :attr:`segments`).
 
         Returns
         -------
@@ -425,8 +477,9 @@ class Embeddings:
         """
         if track_id not in self.tracks.index:
             raise KeyError(f"no track {track_id!r} in these embeddings")
-        first, n = self.tracks.loc[track_id, ["first_row", "n_segments"]]
-        return slice(int(first), int(first) + int(n))
+        grid = self._grid(model) if model is not None else next(iter(self._grids.values()))
+        i = self.tracks.index.get_loc(track_id)
+        return slice(int(grid.first[i]), int(grid.first[i] + grid.n[i]))
 
     def per_track(self, model: str, layer: str = "embeddings") -> TrackAggregate:
         """Mean and spread of ``layer`` over each track's segments.
@@ -452,34 +505,7 @@ class Embeddings:
         KeyError
             ``model`` is not one of :attr:`models`, or ``layer`` is not stored for it.
         """
-        x = self.array(model, layer)
-        n = self.tracks["n_segments"].to_numpy()
-        first = self.tracks["first_row"].to_numpy()
-        dim = x.shape[1]
-        mean = np.full((len(n), dim), np.nan, np.float32)
-        std = np.full((len(n), dim), np.nan, np.float32)
-        ends = np.cumsum(n)
-        a = 0
-        while a < len(n):
-            # whole tracks, ~65,536 rows at a time (or one longer track): bounded memory
-            b = int(np.searchsorted(ends, (ends[a - 1] if a else 0) + 65536, side="right"))
-            b = min(len(n), max(a + 1, b))
-            lo, hi = int(first[a]), int(first[b - 1] + n[b - 1])
-            block = np.asarray(x[lo:hi], np.float64)
-            counts = n[a:b]
-            has = counts > 0
-            if not has.any():
-                a = b
-                continue
-            starts = (first[a:b] - lo)[has]
-            s1 = np.add.reduceat(block, starts, axis=0)
-            s2 = np.add.reduceat(block * block, starts, axis=0)
-            c = counts[has][:, None].astype(np.float64)
-            m = s1 / c
-            mean[a:b][has] = m
-            std[a:b][has] = np.sqrt(np.maximum(s2 / c - m * m, 0.0))
-            a = b
-        return TrackAggregate(self.tracks.index, mean, std, n)
+        return track_means(self.array(model, layer), self._grid(model), self.tracks.index)
 
     def join(self, tracks: pd.DataFrame | None = None, columns=None) -> pd.DataFrame:
         """:attr:`segments` with the tracks' metadata alongside.

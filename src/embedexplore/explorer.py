@@ -341,18 +341,17 @@ class Explorer(ExplorerWidget):
         return np.asarray(self._emb.array(model, "taggrams")[self._point_rows], np.float32)
 
     def _top_tags(self, model: str) -> tuple[bytes, list[str]]:
-        from .models import BUNDLES
-
+        labels = self._emb.labels(model)
         if model not in self._top:
             x = self._taggrams(model)
-            if x is None or model not in BUNDLES or not len(x):
+            if x is None or not labels or not len(x):
                 self._top[model] = np.zeros((len(self._point_tracks), 0), np.uint8)
             else:
                 top = np.argpartition(-x, 3, axis=1)[:, :3]
                 order = np.argsort(-np.take_along_axis(x, top, 1), axis=1)
                 self._top[model] = np.take_along_axis(top, order, 1).astype(np.uint8)
         top = self._top[model]
-        names = list(BUNDLES[model].labels) if top.shape[1] else []
+        names = list(labels) if top.shape[1] else []
         return np.ascontiguousarray(top).tobytes(), names
 
     def _weights(self) -> bytes:
@@ -369,11 +368,9 @@ class Explorer(ExplorerWidget):
     def _tag_model(self, tag: str) -> str | None:
         """The model whose activation of ``tag`` colours the points: the left pane's, else the
         right's, else any model with that tag."""
-        from .models import BUNDLES
-
         order = [self._model("left"), self._model("right"), *self._emb.models]
         for m in order:
-            if m in BUNDLES and tag in BUNDLES[m].labels and "taggrams" in self._emb.layers(m):
+            if tag in (self._emb.labels(m) or ()) and "taggrams" in self._emb.layers(m):
                 return m
         return None
 
@@ -381,12 +378,10 @@ class Explorer(ExplorerWidget):
         n = len(self._point_tracks)
         by = self.color_by
         if by.startswith("tag:"):
-            from .models import BUNDLES
-
             tag = by[4:]
             model = self._tag_model(tag)
             x = self._taggrams(model)
-            v = x[:, list(BUNDLES[model].labels).index(tag)] if n else np.zeros(0)
+            v = x[:, list(self._emb.labels(model)).index(tag)] if n else np.zeros(0)
             codes, legend = colors.ramp_codes(v, f"{tag} ({model})")
             kind = "continuous"
         elif by == "none":
@@ -410,12 +405,11 @@ class Explorer(ExplorerWidget):
         return hit
 
     def _tracks_with_tags(self, tags) -> np.ndarray:
-        from .models import BUNDLES
-
         model = self._model("left")
-        if model not in BUNDLES or "taggrams" not in self._emb.layers(model):
+        labels = self._emb.labels(model)
+        if not labels or "taggrams" not in self._emb.layers(model):
             return np.zeros(len(self._meta), bool)
-        cols = tag_columns(BUNDLES[model].labels, tags)
+        cols = tag_columns(labels, tags)
         mean = np.nan_to_num(self._emb.per_track(model, "taggrams").mean, nan=-1.0)
         top = np.argpartition(-mean, 3, axis=1)[:, :3]
         return np.isin(top, cols).any(axis=1)
@@ -433,19 +427,15 @@ class Explorer(ExplorerWidget):
         mask = hit[self._point_tracks]
         tags = self.highlight.get("tags", [])
         if tags:  # segments whose own three strongest tags (left pane's model) include one
-            from .models import BUNDLES
-
             model = self._model("left")
             self._top_tags(model)
             top = self._top.get(model)
             if top is not None and top.shape[1]:
-                cols = tag_columns(BUNDLES[model].labels, tags)
+                cols = tag_columns(self._emb.labels(model), tags)
                 mask |= np.isin(top, cols).any(axis=1)
         self.highlighted = mask.astype(np.uint8).tobytes()
 
     def _options(self) -> dict:
-        from .models import BUNDLES
-
         models = {}
         for m in self._emb.models:
             arch, _, data = m.partition("-")
@@ -456,7 +446,7 @@ class Explorer(ExplorerWidget):
             "layers": {m: list(self._emb.layers(m)) for m in self._emb.models},
             "projections": list(PROJECTIONS),
             "projection_names": PROJECTION_NAMES,
-            "tags": {m: list(BUNDLES[m].labels) for m in self._emb.models if m in BUNDLES},
+            "tags": {m: list(self._emb.labels(m)) for m in self._emb.models if self._emb.labels(m)},
             "views": list(VIEWS),
             "color_by": list(COLOR_BY),
             "artists": sorted({a for a in meta["artist"].dropna()}, key=str.casefold),
@@ -501,12 +491,11 @@ class Explorer(ExplorerWidget):
         for col in ("artist", "title", "album", "genre"):
             seg[col] = meta[col].to_numpy()
         model = self._model("left")
-        from .models import BUNDLES
-
-        if model in BUNDLES and "taggrams" in self._emb.layers(model) and len(rows):
+        labels = self._emb.labels(model)
+        if labels and "taggrams" in self._emb.layers(model) and len(rows):
             x = np.asarray(self._emb.array(model, "taggrams")[rows], np.float32)
             top = np.argsort(-x, axis=1)[:, :3]
-            labels = np.asarray(BUNDLES[model].labels, dtype=object)
+            labels = np.asarray(labels, dtype=object)
             seg["top_tags"] = [list(labels[r]) for r in top]
         return seg
 

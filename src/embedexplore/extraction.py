@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
+import functools
 import logging
 import os
 import sys
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from . import _missing
+from . import _decode, _missing, registry
 from ._prefetch import Decoder
 from ._shards import _adopt, _Run, _stat
 from ._store_state import (
@@ -46,17 +46,20 @@ from ._store_state import (
     remove_parts,
     tracks_from_parts,
 )
+from .clock import SAMPLE_RATE
 from .collection import Collection
 from .embeddings import Embeddings, ExtractStats
-from .models import BUNDLES, Tagger
+from .models.runner import build
+from .models.tagger import AUTO_PRECISION, PRECISIONS
 from .models.waveform import resolve_device
-from .store import DTYPES, PREPROCESSING, DamagedStoreError, Store, StoreError
+from .store import DTYPES, DamagedStoreError, Store, StoreError
 
 __all__ = ["DEFAULT_LAYERS", "DEFAULT_MODELS", "extract"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODELS = ("musicnn-msd", "musicnn-mtt", "vgg-msd", "vgg-mtt")
+#: The models extracted unless asked otherwise: the four taggers (the registry says which).
+DEFAULT_MODELS = registry.default_models()
 #: The layers stored unless asked otherwise: what the explorer shows (MusiCNN also has
 #: "penultimate" and "pooled"; pass ``layers="all"`` to keep every layer).
 DEFAULT_LAYERS = ("taggrams", "embeddings")
@@ -70,7 +73,6 @@ SHARD_SECONDS = 3600.0
 #: at 3600 s, a 500,000-track archive made 28,790 shards of 17 tracks, and the driver's commits,
 #: one per shard, each rewriting the growing manifest, took 784 s of its time in all).
 CLUSTER_SHARD_SECONDS = 86400.0
-_WEIGHTS = Path(__file__).parent / "models" / "weights"
 
 
 def extract(
@@ -109,10 +111,14 @@ def extract(
     store : str or os.PathLike
         The store's folder (created if new). Keep one store per collection.
     models : str or sequence of str
-        Any of ``musicnn-msd``, ``musicnn-mtt``, ``vgg-msd``, ``vgg-mtt`` (default: all four).
+        Registered models (:func:`embedexplore.models.available`): the built-in taggers
+        ``musicnn-msd``, ``musicnn-mtt``, ``vgg-msd``, ``vgg-mtt`` (the default: all four),
+        the baselines ``mfcc-stats`` and ``chroma-stats``, ``vggish`` (once
+        :func:`embedexplore.models.use_vggish` gave its weights), or your own
+        (:func:`embedexplore.register_model`). Each runs at its own clock.
     layers : sequence of str or "all"
         Layers to keep, for the models that have them (default: ``taggrams`` and
-        ``embeddings``).
+        ``embeddings``; a model with neither keeps all its layers).
     device : str or torch.device
         ``"auto"`` (CUDA when visible, else the CPU), ``"cuda"``, ``"cuda:1"``, ``"cpu"``...
     precision : str
@@ -190,11 +196,10 @@ def extract(
 
         collection = scan(collection, progress=progress)
     models = (models,) if isinstance(models, str) else tuple(models)
-    unknown = [m for m in models if m not in BUNDLES]
-    if unknown or not models:
-        raise ValueError(
-            f"unknown model(s) {unknown or models!r}; choose from {', '.join(BUNDLES)}"
-        )
+    if not models:
+        raise ValueError(f"no model named; choose from {', '.join(registry.names())}")
+    for m in models:
+        registry.get(m)  # an unknown name: a ValueError listing the registered ones
     if len(set(models)) != len(models):
         raise ValueError(f"a model is named twice in {models}")
     if dtype not in DTYPES:
@@ -253,7 +258,6 @@ def _extract(scanned: list[dict], facts, store, job: _Job, *, client=None) -> Em
     models, device, precision = job.models, job.device, job.precision
     if client is not None:
         from . import _cluster
-        from .models import AUTO_PRECISION
 
         if not client.scheduler_info().get("workers"):
             if job.progress:  # SLURM jobs, for instance, may wait in the queue
@@ -264,11 +268,13 @@ def _extract(scanned: list[dict], facts, store, job: _Job, *, client=None) -> Em
                 timeout=job.shard_timeout
             )
         remote = torch.device(device)
-        if precision == "auto":
-            precision = AUTO_PRECISION.get(remote.type, "float32")
-        device = torch.device("cpu")  # the driver loads the models only to learn their layers
+        device = torch.device("cpu")  # the driver runs no model, but checks the registered ones
     else:
         device = remote = _pick_device(device)
+    if precision == "auto":
+        precision = AUTO_PRECISION.get(remote.type, "float32")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS} or 'auto', got {precision!r}")
     batch_size, workers = job.batch_size, job.workers
     if batch_size is None:
         batch_size = 1024 if remote.type == "cuda" else 64
@@ -281,29 +287,33 @@ def _extract(scanned: list[dict], facts, store, job: _Job, *, client=None) -> Em
     shard_tracks, shard_seconds = job.shard_tracks, job.shard_seconds
     if shard_tracks is not None and shard_tracks < 1:
         raise ValueError(f"shard_tracks must be >= 1, got {shard_tracks}")
+    specs = {m: registry.get(m) for m in models}
+    kept_layers = {m: _layers(s, job.layers) for m, s in specs.items()}
+    versions = {
+        m: s.store_version(precision if s.kind == "tagger" else "float32") for m, s in specs.items()
+    }
+    # the models are built, and the registered ones run once on noise, before the store is
+    # touched: a model that cannot be built or returns what it did not declare changes nothing
+    if client is None:
+        taggers = {m: build(s, device, precision) for m, s in specs.items()}
+    else:  # the workers build the models; the driver checks the registered ones on its CPU
+        taggers = {m: build(s, device) for m, s in specs.items() if s.kind != "tagger"}
+    for t in taggers.values():
+        if hasattr(t, "probe"):
+            t.probe()
 
     with _writing(store):
         st = Store(store, create=True)  # first: a store that cannot be written fails at once
         with st.lock():
-            taggers = {
-                m: BUNDLES[m].get_model(device, "float32" if client is not None else precision)
-                for m in models
-            }
-            if client is not None:
-                for t in taggers.values():
-                    t.precision = precision  # the workers' arithmetic, which the versions record
-            precision = next(iter(taggers.values())).precision  # "auto" resolved
-            kept_layers = {m: _layers(t, job.layers) for m, t in taggers.items()}
-            versions = {m: _version(m, precision) for m in models}
             return _extract_locked(
-                st, scanned, facts, job, taggers, kept_layers, versions, device, remote,
-                batch_size, workers, shard_tracks, shard_seconds, client,
+                st, scanned, facts, job, specs, taggers, kept_layers, versions, precision,
+                device, remote, batch_size, workers, shard_tracks, shard_seconds, client,
             )  # fmt: skip
 
 
 def _extract_locked(
-    st, scanned, facts, job, taggers, kept_layers, versions, device, remote, batch_size,
-    workers, shard_tracks, shard_seconds, client,
+    st, scanned, facts, job, specs, taggers, kept_layers, versions, precision, device, remote,
+    batch_size, workers, shard_tracks, shard_seconds, client,
 ) -> Embeddings:  # fmt: skip
     models, dtype, progress = job.models, job.dtype, job.progress
     try:
@@ -322,7 +332,8 @@ def _extract_locked(
     # are under the new one: a run killed before that loses nothing
     st.set_collection(known + [{**t, "missing": True} for t in superseded.values()])
     checked: set = set()  # parts whose checksums were verified in this run (or written by it)
-    manifest = recover(st, manifest, models, versions, dtype, kept_layers, checked)
+    meta = {m: _entry_meta(s) for m, s in specs.items()}
+    manifest = recover(st, manifest, models, versions, dtype, kept_layers, checked, meta)
     every_model = list(manifest["models"])
     present = [t for t in known if not t.get("missing")]
     # a file that failed is tried again once it changed (or came back) since it failed
@@ -387,9 +398,9 @@ def _extract_locked(
 
             spec = {
                 "store": str(st.path), "models": list(models), "device": str(remote),
-                "precision": next(iter(taggers.values())).precision, "dtype": dtype,
-                "layers": kept_layers, "versions": versions, "batch_size": batch_size,
-                "decoders": workers,
+                "precision": precision, "dtype": dtype, "layers": kept_layers,
+                "versions": versions, "batch_size": batch_size, "decoders": workers,
+                "rates": _rates(specs), "specs": specs,
             }  # fmt: skip
             if bar is not None and client.dashboard_link:
                 bar.write(f"Dask dashboard: {client.dashboard_link}")
@@ -403,7 +414,7 @@ def _extract_locked(
                 client, shards, spec, run.have, commit, bar, job.max_in_flight, job.shard_timeout
             )
         else:
-            with Decoder(workers) as decoder:
+            with Decoder(workers, fn=decoder_for(_rates(specs))) as decoder:
                 paths = [t["path"] for t in todo]
                 decoded = decoder.map(paths, [t["duration"] for t in todo])
                 for shard in shards:
@@ -502,24 +513,46 @@ def _pick_device(device) -> torch.device:
     return picked
 
 
-def _layers(tagger: Tagger, layers) -> dict[str, int]:
+def _layers(spec: registry.ModelSpec, layers) -> dict[str, int]:
+    """The layers of ``spec`` to keep: ``layers`` ("all", or names), those it has."""
+    have = dict(spec.layers)
     if layers == "all":
-        return dict(tagger.layers)
+        return have
+    default = layers is DEFAULT_LAYERS
     layers = (layers,) if isinstance(layers, str) else tuple(layers)
-    wanted = {k: v for k, v in tagger.layers.items() if k in layers}
-    unknown = [k for k in layers if not any(k in BUNDLES[m].build().dims for m in BUNDLES)]
+    wanted = {k: v for k, v in have.items() if k in layers}
+    if default and not wanted:  # a model with neither taggrams nor embeddings: all it has
+        return have
+    known = {k for n in registry.names() for k in registry.get(n).layers}
+    unknown = [k for k in layers if k not in known]
     if unknown or not wanted:
         raise ValueError(
-            f"unknown layer(s) {unknown or layers!r}; {tagger.name} has {', '.join(tagger.layers)}"
+            f"unknown layer(s) {unknown or layers!r}; {spec.name} has {', '.join(have)}"
         )
     return wanted
 
 
-def _version(model: str, precision: str) -> str:
-    """Changes whenever the model's results would: its weights and its arithmetic."""
-    digest = hashlib.sha256((_WEIGHTS / BUNDLES[model].weights).read_bytes()).hexdigest()
-    prep = hashlib.sha256(PREPROCESSING.encode()).hexdigest()
-    return f"{digest[:16]}/{precision}/{prep[:8]}"
+def _entry_meta(spec: registry.ModelSpec) -> dict:
+    """What a store records of a model beside its version: its clock, and the labels of a
+    model not built in (so that a store opens with them where the model is not registered)."""
+    meta = {"clock": spec.clock.to_json()}
+    if spec.labels is not None and not spec.builtin:
+        meta["labels"] = list(spec.labels)
+    return meta
+
+
+def _rates(specs: dict) -> tuple[int, ...]:
+    """The sample rates the tracks are decoded to for ``specs``' models."""
+    return tuple(sorted({s.clock.sample_rate for s in specs.values()}))
+
+
+@functools.cache  # the same function for the same rates: a cluster worker keeps its decoders
+def decoder_for(rates: tuple[int, ...]):
+    """What decoding processes run for models reading ``rates``: one 16 kHz waveform as
+    always, or one per rate."""
+    if rates == (SAMPLE_RATE,):
+        return _decode.decode
+    return functools.partial(_decode.decode, rates=rates)
 
 
 def _live_tracks(collection: Collection) -> list[dict]:

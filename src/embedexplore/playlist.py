@@ -54,13 +54,15 @@ def from_selection(embeddings, rows, *, order: str = "selection", model=None, co
     embeddings : Embeddings
         The embeddings the rows refer to.
     rows : array_like of int
-        Segment rows (of ``embeddings.segments``), any shape (flattened), in selection order.
+        Segment rows (of ``embeddings.segments``, or of ``embeddings.segments_of(model)``
+        where ``model`` is given), any shape (flattened), in selection order.
     order : {"selection", "time", "axis"}, default: "selection"
         ``"selection"`` (as first selected), ``"time"`` (release year, then album and track
         number, from ``collection``; tracks without a year last) or ``"axis"`` (along the first
         principal axis of the selected segments' ``model`` embeddings: a smooth progression).
     model : str, optional
-        The model whose ``embeddings`` layer gives the axis; needed for ``order="axis"``.
+        The model whose ``embeddings`` layer gives the axis; needed for ``order="axis"``. Its
+        segments are those ``rows`` index.
     collection : Collection, optional
         Artist, title and album of the tracks; needed for ``order="time"``.
 
@@ -80,7 +82,8 @@ def from_selection(embeddings, rows, *, order: str = "selection", model=None, co
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
     rows = [int(r) for r in np.asarray(rows).ravel()]
-    ids = embeddings.segments["track_id"].astype(str).to_numpy()
+    table = embeddings.segments_of(model) if model is not None else embeddings.segments
+    ids = table["track_id"].astype(str).to_numpy()
     segments: dict[str, list[int]] = {}
     for r in rows:
         segments.setdefault(ids[r], []).append(r)
@@ -167,7 +170,7 @@ def radio(
     """
     ids, means = _track_space(embeddings, model, layer)
     if isinstance(seed, int | np.integer):
-        seed_track = str(embeddings.segments["track_id"].iloc[int(seed)])
+        seed_track = str(embeddings.segments_of(model)["track_id"].iloc[int(seed)])
         query = np.asarray(embeddings.array(model, layer)[int(seed)], np.float64)
     else:
         seed_track = str(seed)

@@ -152,9 +152,7 @@ def _points(data, method, model, layer, rows, every, level, tags):
         else:
             raise ValueError(f"level must be 'segment' or 'track', got {level!r}")
         if method == "tags":
-            from .models import BUNDLES
-
-            labels = list(BUNDLES[model].labels)
+            labels = list(data.labels(model) or ())
             columns = [_tag_column(t, labels) for t in _pair(tags)]
     else:
         x = data

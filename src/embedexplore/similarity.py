@@ -243,12 +243,16 @@ def spaces(embeddings, models=None, layers=("taggrams", "embeddings"), *, level=
     Raises
     ------
     ValueError
-        An unknown ``level``.
+        An unknown ``level``, or ``level="segment"`` for models of different clocks (compare
+        those on common windows: ``embeddings.windows(seconds)``).
     KeyError
         A model of ``models`` is not in ``embeddings``.
     """
     out = {}
-    for m in models or embeddings.models:
+    models = list(models or embeddings.models)
+    if level == "segment":
+        _same_clock(embeddings, models)
+    for m in models:
         for layer in layers:
             if layer not in embeddings.layers(m):
                 continue
@@ -263,6 +267,18 @@ def spaces(embeddings, models=None, layers=("taggrams", "embeddings"), *, level=
     return out
 
 
+def _same_clock(embeddings, models) -> None:
+    """A ``ValueError`` unless ``models`` have the same rows in ``embeddings``."""
+    lengths = {m: len(embeddings.segments_of(m)) for m in models}
+    if len(set(lengths.values())) > 1:
+        clocks = ", ".join(f"{m}: {embeddings.clock(m).describe()}" for m in models)
+        raise ValueError(
+            f"these models cut tracks into different segments ({clocks}), so their segments "
+            "cannot be compared one by one: compare them on common windows, e.g. "
+            "spaces(embeddings.windows(30), ...), or per track (level='track')"
+        )
+
+
 def similarity_table(matrix: pd.DataFrame) -> pd.DataFrame:
     """Average S_n over the pairs of spaces that differ in one respect only.
 
@@ -272,8 +288,9 @@ def similarity_table(matrix: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     matrix : pandas.DataFrame
-        What :func:`nn_similarity_matrix` returns; space names are ``model/layer`` with models
-        named ``architecture-dataset``.
+        What :func:`nn_similarity_matrix` returns; space names are ``model/layer`` (the
+        registry gives each model's architecture and dataset; a model it does not know is read
+        as ``architecture-dataset``).
 
     Returns
     -------
@@ -283,9 +300,15 @@ def similarity_table(matrix: pd.DataFrame) -> pd.DataFrame:
         ``attrs["n"]`` copied from ``matrix``.
     """
 
+    from .registry import find
+
     def parts(name):
         model, layer = name.split("/", 1)
-        arch, _, data = model.rpartition("-")
+        spec = find(model)
+        if spec is not None:  # the registry's architecture and training data
+            arch, data = spec.architecture, spec.dataset.lower()
+        else:
+            arch, _, data = model.rpartition("-")
         return {"architecture": arch, "dataset": data, "layer": layer}
 
     rows = []
@@ -389,7 +412,7 @@ def neighbors(
     -------
     pandas.DataFrame
         At most ``k`` rows, nearest first: ``distance`` (``float32``), then the segment's row of
-        ``embeddings.segments`` (``level="segment"``) or the track's row of
+        ``embeddings.segments_of(model)`` (``level="segment"``) or the track's row of
         ``embeddings.tracks`` (``level="track"``), and metadata when ``collection`` is given.
 
     Raises
@@ -419,7 +442,7 @@ def neighbors(
         q = int(seed)
         if not 0 <= q < len(x):
             raise IndexError(f"segment row {q} out of range (0..{len(x) - 1})")
-        item_track = embeddings.segments["track_id"].astype(str).to_numpy()
+        item_track = embeddings.segments_of(model)["track_id"].astype(str).to_numpy()
     else:
         raise ValueError(f"level must be 'segment' or 'track', got {level!r}")
     drop = np.zeros(len(x), bool)
@@ -436,7 +459,7 @@ def neighbors(
     keep = ~drop[idx[0]]
     idx, dist = idx[0][keep][:k], dist[0][keep][:k]
     if level == "segment":
-        out = embeddings.segments.iloc[idx].copy()
+        out = embeddings.segments_of(model).iloc[idx].copy()
     else:
         out = tracks.loc[item_track[idx]].copy()
     out.insert(0, "distance", dist)

@@ -242,9 +242,9 @@ def _mend(st: Store, found: _Found) -> None:
 
 def _recompute(st: Store, found: _Found, *, device: str, progress: bool) -> list[str]:
     """Compute again, by extraction, the rows the store lacks; the paths that could not be."""
+    from . import registry
     from ._missing import ScanFacts
     from .extraction import _extract, _Job
-    from .models import BUNDLES
 
     scanned, gone = [], []
     for t in found.tracks:
@@ -259,8 +259,11 @@ def _recompute(st: Store, found: _Found, *, device: str, progress: bool) -> list
                         "mtime_ns": s.st_mtime_ns, "duration": t["duration"]})  # fmt: skip
     groups: dict[tuple, list[str]] = {}
     for m, entry in found.manifest["models"].items():
-        if m not in BUNDLES:
-            logger.warning("%s: not a model of this version; its rows are not recomputed", m)
+        spec = registry.find(m)
+        if spec is None or spec.needs:
+            logger.warning(
+                "%s: not a model registered in this session; its rows are not recomputed", m
+            )
             continue
         precision = entry["version"].split("/")[1] if "/" in entry["version"] else "auto"
         groups.setdefault((precision, entry["dtype"]), []).append(m)

@@ -20,13 +20,13 @@ import torch
 from nnAudio.features import MelSpectrogram
 from torch import nn
 
+from ..clock import MEL_HOP as HOP_LENGTH
+from ..clock import SAMPLE_RATE
 from .arithmetic import tf32
 
 __all__ = ["MelFrontend"]
 
-SAMPLE_RATE = 16_000
 N_FFT = 512
-HOP_LENGTH = 256
 N_MELS = 96
 
 

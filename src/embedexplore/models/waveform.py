@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-SAMPLE_RATE = 16_000
+from ..clock import SAMPLE_RATE
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
