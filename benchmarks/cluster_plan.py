@@ -433,6 +433,7 @@ def main() -> None:
 
     import torch
 
+    from embedexplore import registry
     from embedexplore._cluster import shard_id
     from embedexplore._store_state import compact, live_rows
     from embedexplore.extraction import (
@@ -440,7 +441,6 @@ def main() -> None:
         _live_tracks,
         _plan,
     )
-    from embedexplore import registry
     from embedexplore.store import Store
 
     print(describe())
