@@ -25,7 +25,7 @@ wide, fsync'd as the library does). What is timed is the driver's code from
    the size of the real arrays it rewrites is computed on paper (not measured) for the default
    models and layers at float16.
 
-The shards are cut as ``extract`` cuts them on a cluster (``_cluster.shard_size`` of
+The shards are cut as ``extract`` cuts them on a cluster (``_plan.shard_size`` of
 the collection, ``CLUSTER_SHARD_SECONDS``): 2,500 shards of 200 tracks at the default size,
 which runs in about 2.5 minutes on 2 cores (``--tracks 5000``: 10 seconds). ``--shard-seconds
 3600`` gives the single-machine cut (28,790 shards of 17 tracks, 115,160 parts): about 35 minutes,
@@ -267,9 +267,9 @@ def resume(path, live, shards, half, models, versions, spec, plan_sizes) -> list
     first task, step by step, as ``_extract`` does it (in a forked process); the lines to print.
 
     ``plan_sizes``: ``(shard_tracks, shard_seconds, unused)`` as the first run planned with
-    them; ``shard_tracks`` None: ``_cluster.shard_size`` of the collection, as ``_extract`` does.
+    them; ``shard_tracks`` None: ``_plan.shard_size`` of the collection, as ``_extract`` does.
     """
-    from embedexplore._cluster import shard_id, shard_size
+    from embedexplore._plan import shard_size
     from embedexplore._shards import _stat
     from embedexplore._store_state import recover
     from embedexplore.embeddings import live_rows
@@ -337,7 +337,7 @@ def resume(path, live, shards, half, models, versions, spec, plan_sizes) -> list
         t = time.perf_counter()
         for tracks in planned:
             need = {m: [tr["id"] for tr in tracks if tr["id"] not in have[m]] for m in models}
-            shard_id(spec, tracks, need)
+            spec.shard_id(tracks, need)
         step("need + shard_id of every shard (run_shards, as it submits them)", t)
     first_tracks = max(len(s) for s in shards)
     same = [[tr["id"] for tr in s] for s in planned] == [
@@ -391,7 +391,7 @@ def on_paper(durations: np.ndarray) -> None:
 
 
 def main() -> None:
-    from embedexplore._cluster import shard_size
+    from embedexplore._plan import shard_size
     from embedexplore.extraction import CLUSTER_SHARD_SECONDS, DEFAULT_MODELS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -411,7 +411,7 @@ def main() -> None:
         "--shard-tracks",
         type=int,
         default=None,
-        help="default: as extract() on a cluster, _cluster.shard_size(tracks)",
+        help="default: as extract() on a cluster, _plan.shard_size(tracks)",
     )
     ap.add_argument(
         "--shard-seconds",
@@ -434,7 +434,7 @@ def main() -> None:
     import torch
 
     from embedexplore import registry
-    from embedexplore._cluster import shard_id
+    from embedexplore._plan import ShardSpec
     from embedexplore._store_state import compact, live_rows
     from embedexplore.extraction import (
         DEFAULT_LAYERS,
@@ -498,11 +498,10 @@ def main() -> None:
             m: {k: v for k, v in registry.get(m).layers.items() if k in DEFAULT_LAYERS}
             for m in models
         }
-        spec = {
-            "store": str(base / "store"), "models": list(models), "device": "cuda",
-            "precision": "tf32", "dtype": "float16", "layers": layers, "versions": versions,
-            "batch_size": 1024, "decoders": 15,
-        }  # fmt: skip
+        spec = ShardSpec(
+            store=str(base / "store"), models=tuple(models), device="cuda", precision="tf32",
+            dtype="float16", layers=layers, versions=versions, batch_size=1024, decoders=15,
+        )  # fmt: skip
         t = time.perf_counter()
         shards = _plan(live, shard_tracks, args.shard_seconds)
         plan_s = time.perf_counter() - t
@@ -512,7 +511,7 @@ def main() -> None:
         for tracks in shards:
             t = time.perf_counter()
             need = {m: [tr["id"] for tr in tracks if tr["id"] not in have0[m]] for m in models}
-            keys.add(shard_id(spec, tracks, need))
+            keys.add(spec.shard_id(tracks, need))
             t1 = time.perf_counter()
             sizes.append(len(pickle.dumps((spec, tracks, need), protocol=5)))
             t2 = time.perf_counter()
@@ -552,7 +551,7 @@ def main() -> None:
 
         summary("no decode errors (parts named, not written)", a)
 
-        st_b = Store(spec["store"], create=True)
+        st_b = Store(spec.store, create=True)
         half = len(shards) // 2
         at_half = {}
         report = base / "resume.txt"

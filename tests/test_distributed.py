@@ -61,7 +61,7 @@ def test_a_scheduler_address_works_too_and_resumes_a_partial_store(folder, clust
 
 
 def test_small_collections_are_cut_into_smaller_shards_on_a_cluster():
-    from embedexplore._cluster import shard_size
+    from embedexplore._plan import shard_size
 
     assert shard_size(500_000) == shard_size(12_800) == 200  # the default shard
     assert shard_size(1000) == 16  # 64 shards: work for 32 worker threads
@@ -103,3 +103,41 @@ def test_the_command_line_extracts_through_a_scheduler(folder, cluster, tmp_path
         np.asarray(extract(folder, tmp_path / "one").array("vgg-mtt"), np.float32),
         atol=2e-3,
     )
+
+
+def test_registered_models_run_on_the_workers_and_write_the_same_store(folder, cluster, tmp_path):
+    """Models registered in this session (a torch module and a numpy function defined here, as
+    in a notebook) go to the workers with the tasks: the store is the one one machine writes."""
+    import numpy as np
+    import torch
+
+    class Energy(torch.nn.Module):  # defined here: sent by value, as a notebook's would be
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.lin = torch.nn.Linear(8, 4)
+
+        def forward(self, x):
+            e = x[:, : 8 * (x.shape[1] // 8)].reshape(len(x), 8, -1).pow(2).mean(-1)
+            return {"embeddings": self.lin(e)}
+
+    def peaks(x):
+        return {"embeddings": np.abs(x).max(1, keepdims=True)}
+
+    ee.register_model("energy-d", Energy(), sample_rate=22050, segment_seconds=1.0,
+                      layers={"embeddings": 4}, version="1")  # fmt: skip
+    ee.register_model("peaks-d", peaks, sample_rate=8000, segment_seconds=0.5,
+                      layers={"embeddings": 1}, version="1")  # fmt: skip
+    models = ["energy-d", "peaks-d", "vgg-mtt"]
+    try:
+        single = extract(folder, tmp_path / "single", models=models)
+        many = extract(folder, tmp_path / "cluster", models=models, cluster=cluster)
+        assert many.stats.extracted == single.stats.extracted == 7
+        a, b = ee.open_store(tmp_path / "single"), ee.open_store(tmp_path / "cluster")
+        for m in models:
+            assert a.segments_of(m).equals(b.segments_of(m))
+            np.testing.assert_array_equal(a.array(m), b.array(m))
+        assert (a.segments_of("energy-d")["start"] % 1 == 0).all()
+    finally:
+        ee.registry.unregister("energy-d")
+        ee.registry.unregister("peaks-d")

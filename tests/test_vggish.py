@@ -7,6 +7,8 @@ check runs on random weights, converted to the original's and torchvggish's layo
 
 from __future__ import annotations
 
+import ast
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +22,13 @@ from torch import nn
 from embedexplore.models import checkpoint
 from embedexplore.models.vggish_net import (
     EXAMPLE_SAMPLES,
+    SEGMENT_HOP_SAMPLES,
+    SEGMENT_SAMPLES,
     VGGish,
+    VGGishEmbedder,
     VGGishFrontend,
+    VGGishSegments,
+    layers,
     load_vggish,
     vggish,
     vggish_mel_matrix,
@@ -261,8 +268,6 @@ def test_frontend_matches_numpy_mel_features():
 
 
 def test_embedder_examples_short_input_and_resampling(model):
-    from embedexplore.models.vggish_net import VGGishEmbedder
-
     m = VGGishEmbedder(model)
     x = test_signal(2.5)
     np.testing.assert_array_equal(m.examples(x).numpy(), VGGishFrontend()(torch.from_numpy(x)))
@@ -442,3 +447,153 @@ def test_docs_say_how_to_add_weights():
                    "vggish-10086976.pth", "does not ship"):  # fmt: skip
         assert needle in doc, needle
     assert Path(module.__file__).name == "vggish_net.py"
+
+
+# -- segments: the pipeline's cut of a track, run by VGGishSegments -------------------------------
+
+
+def cut_segments(x: np.ndarray, segment: int, hop: int) -> np.ndarray:
+    """The pipeline's cut: segment ``k`` is ``x[k * hop : k * hop + segment]``, ``1 + (n - segment)
+    // hop`` of them (a partial tail dropped); a non-empty ``x`` shorter than one segment is first
+    repeated until it has ``segment`` samples."""
+    if 0 < x.size < segment:
+        x = np.tile(x, -(-segment // x.size))[:segment]
+    if x.size < segment:
+        return np.zeros((0, segment), x.dtype)
+    return np.stack([x[k * hop : k * hop + segment] for k in range(1 + (x.size - segment) // hop)])
+
+
+@pytest.fixture(scope="module")
+def pca_network(model) -> VGGish:
+    """``model``'s weights (shared, not copied) with PCA parameters scaled to its embeddings (std
+    about 5), so that most postprocessed values fall inside [0, 255] rather than on the clip."""
+    pca = random_pca()
+    pca["pca_eigen_vectors"] = pca["pca_eigen_vectors"] / 15.0
+    with torch.device("meta"):
+        network = VGGish(postprocess=True)
+    state = {**model.state_dict(), **vggish_pca(pca)}
+    network.load_state_dict(state, strict=True, assign=True)
+    return network.eval()
+
+
+def test_segment_clock_is_the_examples_clock():
+    clock = VGGishSegments.sample_rate, VGGishSegments.segment_samples, VGGishSegments.hop_samples
+    assert clock == (SR, SEGMENT_SAMPLES, SEGMENT_HOP_SAMPLES) == (16_000, 15_600, 15_360)
+    # every length from one segment to 3 minutes: as many segments as the embedder has examples
+    n = np.arange(SEGMENT_SAMPLES, 180 * SR)
+    np.testing.assert_array_equal(
+        1 + (n - SEGMENT_SAMPLES) // SEGMENT_HOP_SAMPLES, (1 + (n - 400) // 160) // 96
+    )
+
+
+def test_segments_give_the_embedders_examples(model, pca_network):
+    """The pipeline's cut run by VGGishSegments against VGGishEmbedder.embed on the whole signal,
+    with PCA postprocessing (``pca_network``) and without (``model``: the same weights).
+
+    Measured: bit-identical on the CPU (the same frames, the same float32 operations). Tolerance,
+    for BLAS kernels that may differ with the batch shape: 1e-5 relative to the largest
+    embedding (about 15); postprocessed values (whole numbers 0..255) at most 1 apart, in at most
+    0.5 % of the entries (a PCA value within float32 noise of a quantisation step).
+    """
+    embedder = VGGishEmbedder(pca_network)
+    with_pca, without = VGGishSegments(pca_network), VGGishSegments(model)
+    assert layers(pca_network) == {"embeddings": 128, "postprocessed": 128}
+    assert layers(model) == {"embeddings": 128}
+    assert with_pca.layers == layers(with_pca) == layers(embedder) == embedder.layers
+    assert without.layers == layers(without) == layers(VGGishEmbedder(model))
+    for seconds in (6.3, 0.5):  # 6 segments and a partial tail (0.525 s); one, repeat-padded
+        x = test_signal(seconds)
+        cut = cut_segments(x, SEGMENT_SAMPLES, SEGMENT_HOP_SAMPLES)
+        expected = embedder.embed(x)  # its "embeddings" are also those of model
+        assert len(cut) == (1 + (max(x.size, SEGMENT_SAMPLES) - 400) // 160) // 96
+        assert len(cut) == len(expected["embeddings"]) == (6 if seconds > 1 else 1)
+        for segments in (without, with_pca):
+            with torch.inference_mode():
+                out = segments(torch.from_numpy(cut))
+            assert list(out) == list(segments.layers)
+            for name, dim in segments.layers.items():
+                assert out[name].shape == (len(cut), dim) and out[name].dtype == torch.float32
+            ours, theirs = out["embeddings"].numpy(), expected["embeddings"]
+            np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5 * np.abs(theirs).max())
+        ours, theirs = out["postprocessed"].numpy(), expected["postprocessed"]  # with_pca's
+        assert np.abs(ours - theirs).max() <= 1 and (ours != theirs).mean() <= 0.005
+        assert ((theirs > 0) & (theirs < 255)).mean() > 0.5  # not just the clip's ends
+
+
+def test_segments_input_checks_and_float32(model):
+    segments = VGGishSegments(model)
+    for shape in ((SEGMENT_SAMPLES,), (2, SEGMENT_SAMPLES - 1), (1, 1, SEGMENT_SAMPLES)):
+        with pytest.raises(ValueError, match="15600"):
+            segments(torch.zeros(shape))
+    with pytest.raises(TypeError, match="VGGish"):
+        VGGishSegments(TorchVGGishLike())
+    with pytest.raises(TypeError, match="VGGish"):
+        layers(nn.Linear(1, 1))
+    with torch.inference_mode():
+        assert segments(torch.zeros(0, SEGMENT_SAMPLES))["embeddings"].shape == (0, 128)
+    x = test_signal(1.0)[:SEGMENT_SAMPLES]
+    embedder = VGGishEmbedder(model)
+    expected = embedder.embed(x)["embeddings"]
+    # float32 whatever the caller set up: a surrounding bf16 autocast is off, and the old
+    # allow_tf32 switch (which the embedder used to read) is never read: it raises once the newer
+    # fp32_precision API has made cuDNN's conv and RNN flags differ, as tf32(False, "cuda") does
+    cudnn = torch.backends.cudnn
+    saved = getattr(getattr(cudnn, "conv", None), "fp32_precision", None)  # torch >= 2.9
+    try:
+        if saved is not None:
+            cudnn.conv.fp32_precision = "ieee"
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            out = segments(torch.from_numpy(x[None]).double())  # any float dtype, cast
+            embedded = embedder.embed(x)["embeddings"]
+    finally:
+        if saved is not None:
+            cudnn.conv.fp32_precision = saved
+    np.testing.assert_array_equal(out["embeddings"].numpy(), expected)
+    np.testing.assert_array_equal(embedded, expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_segments_on_cuda(pca_network):
+    """On a GPU: float32 cuDNN against the CPU (1e-4 relative to the largest embedding, as the
+    other models' GPU parity; postprocessed values at most one step apart, in at most 5 % of the
+    entries: an embedding error e moves a PCA value by about 2.3 e, i.e. 150 e steps), and TF32
+    switched on around the call changes nothing. Not yet run on a GPU."""
+    from embedexplore.models.arithmetic import tf32
+
+    with torch.device("meta"):
+        network = VGGish(postprocess=True)  # a copy on the GPU: the fixture stays on the CPU
+    state = {k: v.to("cuda") for k, v in pca_network.state_dict().items()}
+    network.load_state_dict(state, strict=True, assign=True)
+    segments = VGGishSegments(network)
+    assert segments.frontend.mel_basis.device.type == "cuda"
+    cut = torch.from_numpy(cut_segments(test_signal(5.0), SEGMENT_SAMPLES, SEGMENT_HOP_SAMPLES))
+    with torch.inference_mode():
+        expected = VGGishSegments(pca_network)(cut)
+        out = segments(cut.to("cuda"))
+        with tf32(True, "cuda"):
+            out_tf32 = segments(cut)  # moved to the GPU by forward
+    assert out["embeddings"].device.type == "cuda"
+    ours, theirs = out["embeddings"].cpu().numpy(), expected["embeddings"].numpy()
+    scale = np.abs(theirs).max()
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4 * scale)
+    # TF32 leaking in would move them by about 1e-3
+    np.testing.assert_allclose(out_tf32["embeddings"].cpu(), ours, rtol=0, atol=1e-5 * scale)
+    ours, theirs = out["postprocessed"].cpu().numpy(), expected["postprocessed"].numpy()
+    assert np.abs(ours - theirs).max() <= 1 and (ours != theirs).mean() <= 0.05
+
+
+def test_vggish_net_is_the_one_import_path():
+    """The split modules import one another in one direction only (no cycle), and
+    ``vggish_net`` (named by the README and by help()) re-exports every public name."""
+    import embedexplore.models.vggish_net as facade
+
+    order = ["vggish_frontend", "vggish_network", "vggish_embedder", "vggish_weights", "vggish_net"]
+    for i, name in enumerate(order):
+        module = importlib.import_module(f"embedexplore.models.{name}")
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        nodes = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        imported = {node.module for node in nodes if node.level == 1}
+        assert not imported & set(order[i:]), f"{name} imports {imported & set(order[i:])}"
+        for public in module.__all__:
+            assert getattr(facade, public) is getattr(module, public), public
+            assert public in facade.__all__, public

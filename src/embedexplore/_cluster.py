@@ -14,12 +14,13 @@ failed tasks and re-running the tasks of a worker that died are its job.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
 import time
 from collections import deque
+
+from ._plan import ShardSpec, decoder_for
 
 _MODELS: dict = {}  # in a worker process: the loaded models, kept between tasks
 _LOCK = threading.Lock()
@@ -176,43 +177,18 @@ def worker_device_type() -> str:
     return resolve_device("auto").type
 
 
-def shard_id(spec: dict, tracks: list[dict], need: dict) -> str:
-    """The id of one shard's task: its tracks (ids and file fingerprints), what each model must
-    compute and how. Submitting the same shard twice runs it once (Dask keys tasks by it)."""
-    h = hashlib.sha1()
-    fixed = {k: spec[k] for k in ("versions", "dtype", "layers", "batch_size")}
-    h.update(json.dumps(fixed, sort_keys=True).encode())
-    h.update(json.dumps([[t["id"], t["size"], t["mtime_ns"]] for t in tracks]).encode())
-    h.update(json.dumps({m: sorted(v) for m, v in sorted(need.items())}).encode())
-    return h.hexdigest()[:20]
-
-
-def shard_size(n_tracks: int) -> int:
-    """Tracks per shard by default on a cluster, for a collection of ``n_tracks`` live tracks:
-    200, or fewer for a small collection, so that it makes at least 64 shards (work for 32
-    worker threads, two shards each), but not fewer than 4 tracks.
-
-    It depends on the collection only, not on what is left to do nor on the workers present, so
-    that a resumed run cuts what is missing exactly as the first run did (the same batches: the
-    same values).
-    """
-    from .extraction import MIN_CLUSTER_SHARD, SHARD_TRACKS
-
-    return min(SHARD_TRACKS, max(MIN_CLUSTER_SHARD, -(-n_tracks // 64)))
-
-
-def _taggers(spec: dict) -> dict:
+def _taggers(spec: ShardSpec) -> dict:
     """This worker's models for ``spec`` (built once, shared by its threads). The models'
-    declarations come with the task (``spec["specs"]``), so that a model registered in the
+    declarations come with the task (``spec.specs``), so that a model registered in the
     driver's session (a notebook, a script) runs on workers that never saw it."""
     from .models.runner import build
 
-    models, device, precision = spec["models"], spec["device"], spec["precision"]
-    key = (tuple(models), device, precision, json.dumps(spec["versions"], sort_keys=True))
+    models, device, precision = spec.models, spec.device, spec.precision
+    key = (tuple(models), device, precision, json.dumps(spec.versions, sort_keys=True))
     with _LOCK:  # a worker's threads share one model set
         if key not in _MODELS:
             _MODELS.clear()  # one model set per worker process
-            _MODELS[key] = {m: build(spec["specs"][m], device, precision) for m in models}
+            _MODELS[key] = {m: build(spec.specs[m], device, precision) for m in models}
         return _MODELS[key]
 
 
@@ -228,7 +204,6 @@ def _decoder(decoders: int | None, device_type: str, rates: tuple[int, ...]):
     import multiprocessing
 
     from ._prefetch import Decoder
-    from .extraction import decoder_for
 
     if decoders is None:
         decoders = 1
@@ -257,7 +232,7 @@ def _decoder(decoders: int | None, device_type: str, rates: tuple[int, ...]):
     return current
 
 
-def run_shard(spec: dict, tracks: list[dict], need: dict) -> dict:
+def run_shard(spec: ShardSpec, tracks: list[dict], need: dict) -> dict:
     """A task: decode and run one shard, write and publish its parts (never commit them).
 
     Returns what the driver commits: ``parts`` (``(model, part_id, [(track_id, n)])``),
@@ -268,17 +243,17 @@ def run_shard(spec: dict, tracks: list[dict], need: dict) -> dict:
     from .store import Store
 
     t0 = time.perf_counter()
-    models = [m for m in spec["models"] if need.get(m)]
+    models = [m for m in spec.models if need.get(m)]
     taggers = _taggers(spec)
     device = next(iter(taggers.values())).device
     needed = {m: set(need[m]) for m in models}
     have = {m: {t["id"]: None for t in tracks if t["id"] not in needed[m]} for m in models}
     run = _Run(
-        Store(spec["store"]), {"errors": {}, "models": {}}, {m: taggers[m] for m in models},
-        {m: spec["layers"][m] for m in models}, spec["versions"], spec["dtype"],
-        spec["batch_size"], have, device, publish_only=True,
+        Store(spec.store), {"errors": {}, "models": {}}, {m: taggers[m] for m in models},
+        {m: spec.layers[m] for m in models}, spec.versions, spec.dtype, spec.batch_size, have,
+        device, publish_only=True,
     )  # fmt: skip
-    decoder = _decoder(spec["decoders"], device.type, tuple(spec["rates"]))
+    decoder = _decoder(spec.decoders, device.type, spec.rates)
     # the decoder holds at most two hours of decoded audio ahead of the models (Decoder), and
     # only this shard's: a worker thread holds less than one shard's decoded audio at a time
     decoded = decoder.map([t["path"] for t in tracks], [t["duration"] for t in tracks])
@@ -302,7 +277,7 @@ def run_shard(spec: dict, tracks: list[dict], need: dict) -> dict:
 
 
 def run_shards(
-    client, shards: list[list[dict]], spec: dict, have: dict, commit, bar,
+    client, shards: list[list[dict]], spec: ShardSpec, have: dict, commit, bar,
     max_in_flight: int | None = None, timeout: float | None = None,
 ) -> tuple[float, int, dict]:  # fmt: skip
     """Run ``shards`` on the cluster, at most ``max_in_flight`` at a time (default: two per
@@ -325,8 +300,8 @@ def run_shards(
 
     def submit_next() -> None:
         tracks = pending.popleft()
-        need = {m: [t["id"] for t in tracks if t["id"] not in have[m]] for m in spec["models"]}
-        key = f"embedexplore-shard-{shard_id(spec, tracks, need)}"
+        need = {m: [t["id"] for t in tracks if t["id"] not in have[m]] for m in spec.models}
+        key = f"embedexplore-shard-{spec.shard_id(tracks, need)}"
         in_flight.add(client.submit(run_shard, spec, tracks, need, key=key, retries=2))
 
     while pending and len(in_flight) < max_in_flight:

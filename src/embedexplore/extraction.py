@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import logging
 import os
 import sys
@@ -32,7 +31,18 @@ from pathlib import Path
 
 import torch
 
-from . import _decode, _missing, registry
+from . import _missing, registry
+from ._plan import (
+    CLUSTER_SHARD_SECONDS,
+    MIN_CLUSTER_SHARD,
+    SHARD_SECONDS,
+    SHARD_TRACKS,
+    ShardSpec,
+    decoder_for,
+    plan,
+    rates_of,
+    shard_size,
+)
 from ._prefetch import Decoder
 from ._shards import _adopt, _Run, _stat
 from ._store_state import (
@@ -46,7 +56,6 @@ from ._store_state import (
     remove_parts,
     tracks_from_parts,
 )
-from .clock import SAMPLE_RATE
 from .collection import Collection
 from .embeddings import Embeddings, ExtractStats
 from .models.runner import build
@@ -56,6 +65,11 @@ from .store import DTYPES, DamagedStoreError, Store, StoreError
 
 __all__ = ["DEFAULT_LAYERS", "DEFAULT_MODELS", "extract"]
 
+#: ``_plan``: the name of before the plan had its own module (benchmarks use it)
+_plan = plan
+#: kept importable from here: what shards are (see embedexplore._plan)
+SHARD_LIMITS = (SHARD_TRACKS, SHARD_SECONDS, MIN_CLUSTER_SHARD, CLUSTER_SHARD_SECONDS)
+
 logger = logging.getLogger(__name__)
 
 #: The models extracted unless asked otherwise: the four taggers (the registry says which).
@@ -63,16 +77,6 @@ DEFAULT_MODELS = registry.default_models()
 #: The layers stored unless asked otherwise: what the explorer shows (MusiCNN also has
 #: "penultimate" and "pooled"; pass ``layers="all"`` to keep every layer).
 DEFAULT_LAYERS = ("taggrams", "embeddings")
-#: A shard closes once it holds this many tracks or this much audio (seconds, from the scan).
-SHARD_TRACKS = 200
-#: The smallest shard planned by default on a cluster: each task has a fixed cost (scheduling,
-#: sending its track list, one commit of the manifest on the driver).
-MIN_CLUSTER_SHARD = 4
-SHARD_SECONDS = 3600.0
-#: On a cluster, shards of 200 tracks of 4-7 minutes are not cut (benchmarks/cluster_plan.py:
-#: at 3600 s, a 500,000-track archive made 28,790 shards of 17 tracks, and the driver's commits,
-#: one per shard, each rewriting the growing manifest, took 784 s of its time in all).
-CLUSTER_SHARD_SECONDS = 86400.0
 
 
 def extract(
@@ -380,12 +384,10 @@ def _extract_locked(
     if shard_tracks is None:
         shard_tracks = SHARD_TRACKS
         if client is not None:  # small work: smaller shards, so that every worker has some
-            from . import _cluster
-
-            shard_tracks = _cluster.shard_size(len(present))
+            shard_tracks = shard_size(len(present))
     if shard_seconds is None:
         shard_seconds = SHARD_SECONDS if client is None else CLUSTER_SHARD_SECONDS
-    shards = _plan(todo, shard_tracks, shard_seconds)
+    shards = plan(todo, shard_tracks, shard_seconds)
     run = _Run(st, manifest, taggers, kept_layers, versions, dtype, batch_size, have, device,
                checked=checked)  # fmt: skip
     audio_seconds = 0.0
@@ -396,12 +398,11 @@ def _extract_locked(
         if client is not None:
             from . import _cluster
 
-            spec = {
-                "store": str(st.path), "models": list(models), "device": str(remote),
-                "precision": precision, "dtype": dtype, "layers": kept_layers,
-                "versions": versions, "batch_size": batch_size, "decoders": workers,
-                "rates": _rates(specs), "specs": specs,
-            }  # fmt: skip
+            spec = ShardSpec(
+                store=str(st.path), models=tuple(models), device=str(remote),
+                precision=precision, dtype=dtype, layers=kept_layers, versions=versions,
+                batch_size=batch_size, decoders=workers, rates=rates_of(specs), specs=specs,
+            )  # fmt: skip
             if bar is not None and client.dashboard_link:
                 bar.write(f"Dask dashboard: {client.dashboard_link}")
 
@@ -414,7 +415,7 @@ def _extract_locked(
                 client, shards, spec, run.have, commit, bar, job.max_in_flight, job.shard_timeout
             )
         else:
-            with Decoder(workers, fn=decoder_for(_rates(specs))) as decoder:
+            with Decoder(workers, fn=decoder_for(rates_of(specs))) as decoder:
                 paths = [t["path"] for t in todo]
                 decoded = decoder.map(paths, [t["duration"] for t in todo])
                 for shard in shards:
@@ -541,20 +542,6 @@ def _entry_meta(spec: registry.ModelSpec) -> dict:
     return meta
 
 
-def _rates(specs: dict) -> tuple[int, ...]:
-    """The sample rates the tracks are decoded to for ``specs``' models."""
-    return tuple(sorted({s.clock.sample_rate for s in specs.values()}))
-
-
-@functools.cache  # the same function for the same rates: a cluster worker keeps its decoders
-def decoder_for(rates: tuple[int, ...]):
-    """What decoding processes run for models reading ``rates``: one 16 kHz waveform as
-    always, or one per rate."""
-    if rates == (SAMPLE_RATE,):
-        return _decode.decode
-    return functools.partial(_decode.decode, rates=rates)
-
-
 def _live_tracks(collection: Collection) -> list[dict]:
     t = collection.tracks
     mtime = t["mtime"]
@@ -565,22 +552,6 @@ def _live_tracks(collection: Collection) -> list[dict]:
             t.index, t["path"], t["size"], mtime_ns, t["duration"], strict=True
         )
     ]
-
-
-def _plan(todo: list[dict], max_tracks: int, max_seconds: float) -> list[list[dict]]:
-    """Consecutive tracks, cut into shards: the same cut for the same work, on every run."""
-    shards: list[list[dict]] = []
-    current: list[dict] = []
-    seconds = 0.0
-    for t in todo:
-        current.append(t)
-        seconds += t["duration"]
-        if len(current) >= max_tracks or seconds >= max_seconds:
-            shards.append(current)
-            current, seconds = [], 0.0
-    if current:
-        shards.append(current)
-    return shards
 
 
 # -- feedback ------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import audio, clips
+from .clock import SEGMENT_SECONDS
 
 __all__ = ["Clip", "clip", "mp3_bytes", "players", "segment"]
 
@@ -116,7 +117,7 @@ class Clip:
 def clip(
     path: str | os.PathLike,
     start: float = 0.0,
-    duration: float = 2.992,
+    duration: float = SEGMENT_SECONDS,
     *,
     label: str | None = None,
     fade: float = 0.01,
@@ -199,7 +200,7 @@ def players(
     table: pd.DataFrame,
     embeddings=None,
     *,
-    seconds: float = 2.992,
+    seconds: float = SEGMENT_SECONDS,
     columns: Iterable[str] | None = None,
     max_rows: int = 50,
 ):

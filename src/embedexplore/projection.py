@@ -141,7 +141,7 @@ def project(
 def _points(data, method, model, layer, rows, every, level, tags):
     """The points as a float32 array, and for ``tags`` the two column indices."""
     columns = None
-    if hasattr(data, "array") and hasattr(data, "segments"):  # Embeddings
+    if hasattr(data, "array") and hasattr(data, "segments_of"):  # Embeddings
         if model is None:
             raise ValueError(f"which model? pass model= (one of {list(data.models)})")
         layer = layer or ("taggrams" if method == "tags" else "embeddings")

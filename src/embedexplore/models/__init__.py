@@ -91,17 +91,21 @@ def load_model(name: str, device="auto", precision: str = "auto"):
     return build(registry.get(name), device, precision)
 
 
-def use_vggish(path: str | os.PathLike, *, postprocess: bool | None = None):
+def use_vggish(weights: str | os.PathLike, pca: str | os.PathLike | None = None):
     """Give VGGish its weights: ``"vggish"`` then extracts, compares and shows like any model.
+
+    VGGish's weights are not shipped with embedexplore (see :func:`load_vggish` for where to
+    get them). It runs at its own clock, 0.96 s examples (each reading 0.975 s of audio).
 
     Parameters
     ----------
-    path : str or os.PathLike
-        Weights in a format :func:`load_vggish` reads (Google's ``vggish_model.ckpt``,
-        torchvggish's ``.pth``, or an ``.npz``/``.safetensors`` of either's variables).
-    postprocess : bool, optional
-        Also store the ``postprocessed`` layer (PCA and 8-bit quantisation; needs the PCA
-        parameters, see :func:`load_vggish`). Default: when they are given.
+    weights : str or os.PathLike
+        Weights in a format :func:`load_vggish` reads (a ``.npz`` of Google's
+        ``vggish_model.ckpt``, a checkpoint prefix, torchvggish's ``.pth``, or a
+        ``.pth``/``.safetensors`` of :class:`VGGish`'s own state dict). On a Dask cluster the
+        workers read it at the same path.
+    pca : str or os.PathLike, optional
+        The PCA parameters: adds the ``postprocessed`` layer (PCA and 8-bit quantisation).
 
     Returns
     -------
@@ -111,10 +115,10 @@ def use_vggish(path: str | os.PathLike, *, postprocess: bool | None = None):
     Raises
     ------
     FileNotFoundError
-        No file at ``path``.
+        No file at ``weights``.
     ValueError
         Weights that are not VGGish's.
     """
     from .vggish_net import register_vggish
 
-    return register_vggish(path, postprocess=postprocess)
+    return register_vggish(weights, pca)

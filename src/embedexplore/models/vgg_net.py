@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..clock import PATCH_FRAMES
 from .checkpoint import TF_BATCHNORM
 from .fused import conv_relu_bn_max
 
@@ -46,7 +47,12 @@ class VGG(nn.Module):
     LAYERS = ("embeddings", "taggrams")
 
     def __init__(
-        self, *, n_mels: int = 96, n_frames: int = 187, n_classes: int = 50, filters: int = 128
+        self,
+        *,
+        n_mels: int = 96,
+        n_frames: int = PATCH_FRAMES,
+        n_classes: int = 50,
+        filters: int = 128,
     ) -> None:
         super().__init__()
         self.input_bn = nn.BatchNorm2d(1, eps=EPS)
