@@ -152,11 +152,13 @@ def main() -> None:
                 model = load_model(m, device=s.device, precision=args.precision)
                 for i in picks:
                     tid = emb.tracks.index[i]
-                    ref = model.embed(audio.load(emb.tracks.loc[tid, "path"]))
-                    r = emb.rows(tid)
-                    got_t = np.asarray(emb.array(m, "taggrams")[r], np.float32)
+                    rate = model.clock.sample_rate
+                    ref = model.embed(audio.load(emb.tracks.loc[tid, "path"], sample_rate=rate))
+                    r = emb.rows(tid, m)
+                    if "taggrams" in emb.layers(m):
+                        got_t = np.asarray(emb.array(m, "taggrams")[r], np.float32)
+                        worst_t = max(worst_t, float(np.abs(got_t - ref["taggrams"]).max()))
                     got_e = np.asarray(emb.array(m, "embeddings")[r], np.float32)
-                    worst_t = max(worst_t, float(np.abs(got_t - ref["taggrams"]).max()))
                     den = np.maximum(np.linalg.norm(ref["embeddings"], axis=1), 1e-12)
                     rel = np.linalg.norm(got_e - ref["embeddings"], axis=1) / den
                     worst_e = max(worst_e, float(rel.max()))

@@ -44,6 +44,7 @@ fi
 for p in float32 tf32 bf16; do
   step timeout 90 python3 benchmarks/parity_report.py --device cuda --precision "$p"
 done
+step timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_vggish.py -k cuda
 EMBEDEXPLORE_TEST_DEVICE=cuda step timeout 120 python3 -m pytest -q -p no:cacheprovider \
   tests/test_parity.py
 EMBEDEXPLORE_TEST_DEVICE=cuda EMBEDEXPLORE_TEST_PRECISION=tf32 \
@@ -66,6 +67,10 @@ excerpt('.gpu-music/hellforce.ogg', '/tmp/tiny/tiny.ogg', 3.2)"
   step timeout 150 python3 benchmarks/extract_speed.py --folder /tmp/tiny --copies 10000 \
     --device cuda
   step timeout 180 python3 benchmarks/cluster_gpu.py --folder .gpu-music --copies 40
+  # the baselines and a registered model on CUDA: extraction speed, and the store against
+  # load_model().embed() on the same device
+  step timeout 120 python3 benchmarks/extract_speed.py --folder .gpu-music --copies 20 \
+    --device cuda --models mfcc-stats chroma-stats --dtype float32 --check 3
 else
   echo "no .gpu-music: run benchmarks/gpu_music.sh here first; extraction benchmarks skipped"
   status=1

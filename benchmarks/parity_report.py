@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from embedexplore import audio
+from embedexplore import audio, registry
 from embedexplore.models import load_model
 from embedexplore.models.frontend import MelFrontend
 
 REFERENCE = Path(__file__).resolve().parent.parent / "tests" / "data" / "reference"
-NAMES = ["musicnn-msd", "musicnn-mtt", "vgg-msd", "vgg-mtt"]
+NAMES = list(registry.default_models())  # the four taggers
 
 
 def _rel(a, b):

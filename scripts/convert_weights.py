@@ -23,16 +23,17 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from embedexplore import registry
 from embedexplore.models.checkpoint import read_checkpoint
 from embedexplore.models.musicnn_net import MusiCNN, musicnn_weights_from_tensorflow
 from embedexplore.models.vgg_net import VGG, vgg_weights_from_tensorflow
 
-OUT = Path(__file__).resolve().parent.parent / "src" / "embedexplore" / "models" / "weights"
-MODELS = {  # our name: (folder in the wheel, architecture, mapping)
-    "musicnn-msd": ("MSD_musicnn", MusiCNN, musicnn_weights_from_tensorflow),
-    "musicnn-mtt": ("MTT_musicnn", MusiCNN, musicnn_weights_from_tensorflow),
-    "vgg-msd": ("MSD_vgg", VGG, vgg_weights_from_tensorflow),
-    "vgg-mtt": ("MTT_vgg", VGG, vgg_weights_from_tensorflow),
+OUT = registry.WEIGHTS
+#: How each architecture's TensorFlow variables map onto the PyTorch network. Which models there
+#: are, their checkpoints and weight files: the registry.
+ARCHITECTURES = {
+    "musicnn": (MusiCNN, musicnn_weights_from_tensorflow),
+    "vgg": (VGG, vgg_weights_from_tensorflow),
 }
 
 
@@ -63,7 +64,10 @@ def main() -> None:
         with zipfile.ZipFile(wheel) as z:
             z.extractall(tmp / "wheel")
         OUT.mkdir(parents=True, exist_ok=True)
-        for name, (folder, architecture, mapping) in MODELS.items():
+        taggers = [registry.get(n) for n in registry.names() if registry.get(n).checkpoint]
+        for spec in taggers:
+            name, folder, out = spec.name, spec.checkpoint, OUT / spec.weights
+            architecture, mapping = ARCHITECTURES[spec.architecture]
             # musicnn names its files ".index" and ".data-..." inside the folder: prefix "folder/"
             variables = read_checkpoint(f"{tmp / 'wheel' / 'musicnn' / folder}/")
             state = mapping(variables)
@@ -72,7 +76,7 @@ def main() -> None:
             n = sum(t.numel() for t in state.values() if t.dtype == torch.float32)
             save_file(
                 {k: t.contiguous() for k, t in state.items()},
-                OUT / f"{name}.safetensors",
+                out,
                 metadata={
                     "source": f"musicnn==0.1.0 (PyPI wheel {wheel.name}, sha256 {digest}), "
                     f"checkpoint musicnn/{folder}",
@@ -81,7 +85,7 @@ def main() -> None:
                     "converted_by": "embedexplore scripts/convert_weights.py",
                 },
             )
-            (OUT / f"{name}.safetensors").chmod(0o644)  # written private; shipped readable
+            out.chmod(0o644)  # written private; shipped readable
             print(f"{name}: {len(state)} tensors, {n:,} values from musicnn/{folder}")
 
 

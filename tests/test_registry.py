@@ -309,6 +309,11 @@ def test_registered_models_go_through_the_pipeline_at_their_own_clocks(registere
     assert pl.index[0] == tid and len(pl) == 3
     pl = ee.playlist.from_selection(emb, [0, 1, 40], model="energy")
     assert list(pl.index) == [emb.tracks.index[0], emb.tracks.index[3]]
+    # and listening: a 1 s segment of the model, a 10 s window of the view
+    clip = ee.listen.segment(emb, 3, model="energy")
+    assert clip.seconds == pytest.approx(1.0, abs=0.03) and len(clip.data) > 1000
+    window = ee.listen.segment(emb.windows(10), 4)  # the 31 s track's second window
+    assert window.seconds == pytest.approx(10.0, abs=0.05)
 
 
 @pytest.mark.slow

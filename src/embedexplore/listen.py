@@ -166,15 +166,19 @@ def _clock(t: float) -> str:
     return f"{int(m)}:{s:06.3f}"
 
 
-def segment(embeddings, row: int, *, label: str | None = None) -> Clip:
-    """The exact audio of one segment of ``embeddings`` (2.992 s, or less at a track's end).
+def segment(embeddings, row: int, *, model: str | None = None, label: str | None = None) -> Clip:
+    """The exact audio of one segment of ``embeddings`` (2.992 s for the original models, or
+    less at a track's end; a window of ``embeddings.windows(...)``).
 
     Parameters
     ----------
     embeddings : Embeddings
-        Extracted embeddings (:func:`embedexplore.open_store`).
+        Extracted embeddings (:func:`embedexplore.open_store`), or a windows view of them.
     row : int
-        The segment's row in ``embeddings.segments``.
+        The segment's row in ``embeddings.segments`` (in ``embeddings.segments_of(model)``
+        with ``model``).
+    model : str, optional
+        Whose segments ``row`` counts (needed where the models have different clocks).
     label : str, optional
         Text shown next to the player (default: the file name and the span).
 
@@ -188,10 +192,11 @@ def segment(embeddings, row: int, *, label: str | None = None) -> Clip:
     IndexError
         ``row`` is not a row of ``embeddings.segments``.
     """
-    n = len(embeddings.segments)
+    table = embeddings.segments if model is None else embeddings.segments_of(model)
+    n = len(table)
     if not -n <= int(row) < n:
         raise IndexError(f"row {row} is outside the {n} segments")
-    seg = embeddings.segments.iloc[int(row)]
+    seg = table.iloc[int(row)]
     path = str(embeddings.tracks.at[seg["track_id"], "path"])
     return clip(path, float(seg["start"]), float(seg["end"] - seg["start"]), label=label)
 

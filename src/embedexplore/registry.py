@@ -111,6 +111,9 @@ class ModelSpec:
     needs : str, optional
         Why the model cannot be built yet (VGGish without its weights): the error extraction
         gives.
+    checkpoint : str, optional
+        The original's checkpoint that ``scripts/convert_weights.py`` converts into ``weights``
+        (the built-in taggers: ``"MSD_musicnn"``...).
     """
 
     name: str
@@ -130,6 +133,7 @@ class ModelSpec:
     builtin: bool = False
     default: bool = False
     needs: str | None = None
+    checkpoint: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", MappingProxyType(dict(self.layers)))
@@ -216,7 +220,7 @@ def _builtins() -> None:
             architecture=arch, dataset=dataset, labels=labels, licence=_MUSICNN_LICENCE,
             source=f"{_MUSICNN_SOURCE} (checkpoint {checkpoint})", kind="tagger",
             factory=f"embedexplore.models.{arch}_net:{arch}", weights=f"{name}.safetensors",
-            builtin=True, default=True,
+            builtin=True, default=True, checkpoint=checkpoint,
         )  # fmt: skip
     for name, what, dim in (("mfcc-stats", "MFCCStats", 40), ("chroma-stats", "ChromaStats", 24)):
         _MODELS[name] = ModelSpec(

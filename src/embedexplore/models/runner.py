@@ -174,7 +174,8 @@ class WaveformModel:
         """
         if isinstance(segments, torch.Tensor):
             segments = segments.detach().cpu().numpy()
-        batch = np.ascontiguousarray(segments, np.float32)
+        # a copy: the segments are a read-only view of the waveform other models read too
+        batch = np.array(segments, np.float32, order="C", copy=True)
         try:
             if self.module:
                 with torch.inference_mode(), tf32(False, self.device):
@@ -256,7 +257,9 @@ class WaveformModel:
         noise = (0.1 * rng.standard_normal((2, self.clock.segment))).astype(np.float32)
         self.forward(noise)
 
-    def embed(self, waveform, sample_rate: int | None = None) -> dict[str, np.ndarray]:
+    def embed(
+        self, waveform, sample_rate: int | None = None, *, batch_size: int = 256
+    ) -> dict[str, np.ndarray]:
         """Every layer for each segment of a mono waveform.
 
         Parameters
@@ -265,6 +268,8 @@ class WaveformModel:
             Mono audio, ``(n,)``.
         sample_rate : int, optional
             Its rate (default: the model's); resampled with soxr HQ otherwise.
+        batch_size : int, default: 256
+            Segments per call of the model.
 
         Returns
         -------
@@ -280,5 +285,6 @@ class WaveformModel:
         segs = self.segments(x)
         if not len(segs):
             return {k: np.zeros((0, d), np.float32) for k, d in self.layers.items()}
-        parts = [self.forward(segs[i : i + 256]) for i in range(0, len(segs), 256)]
+        step = max(1, int(batch_size))
+        parts = [self.forward(segs[i : i + step]) for i in range(0, len(segs), step)]
         return {k: np.concatenate([p[k] for p in parts]) for k in self.layers}
