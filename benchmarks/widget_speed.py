@@ -70,8 +70,8 @@ w = ExplorerWidget(
         ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
          "#9c755f", "#a0cbe8", "#ffbe7d", "#ff9d9a", "#8cd17d", "#f1ce63", "#d4a6c8", "#fabfd2",
          "#d7b5a6", "#86bcb6", "#b6992d", "#8a8a8a"])],
-    left={{"model": "musicnn", "dataset": "msd", "layer": "embeddings", "projection": "tsne"}},
-    right={{"model": "vgg", "dataset": "msd", "layer": "embeddings", "projection": "tsne"}},
+    left={{"model": "musicnn-msd", "layer": "embeddings", "projection": "tsne"}},
+    right={{"model": "vgg-msd", "layer": "embeddings", "projection": "tsne"}},
     height=440,
     view="{view}",
 )

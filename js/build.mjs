@@ -1,6 +1,8 @@
 // Bundle the widget (src/widget.js) into ../src/embedexplore/static/ with esbuild.
-//   node build.mjs            one build, minified
-//   node build.mjs --watch    rebuild on change, with source maps
+//   node build.mjs                one build, minified
+//   node build.mjs --watch        rebuild on change, with source maps
+//   node build.mjs --outdir=DIR   one build into DIR (tests/test_widget_js.py compares it with
+//                                 the bundle in static/, to tell whether that one is up to date)
 import { readFile } from "node:fs/promises";
 import * as esbuild from "esbuild";
 
@@ -23,6 +25,7 @@ const plainJoins = {
 };
 
 const watch = process.argv.includes("--watch");
+const outdir = process.argv.find((a) => a.startsWith("--outdir="))?.slice("--outdir=".length);
 const options = {
   entryPoints: ["src/widget.js"],
   bundle: true,
@@ -30,9 +33,9 @@ const options = {
   target: "es2020",
   minify: !watch,
   sourcemap: watch ? "inline" : false,
-  outdir: "../src/embedexplore/static",
+  outdir: outdir || "../src/embedexplore/static",
   plugins: [plainJoins],
-  logLevel: "info",
+  logLevel: outdir ? "warning" : "info",
 };
 if (watch) {
   await (await esbuild.context(options)).watch();

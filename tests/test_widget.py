@@ -55,7 +55,9 @@ def test_traits_hold_every_segment_in_binary_columns(explorer, explorer_parts):
     xy = np.frombuffer(explorer.left_xy, "<f4").reshape(2, n).T
     ratio = (xy - xy.mean(0)) / (direct - direct.mean(0))
     assert np.allclose(ratio, ratio[0, 0], rtol=1e-3)
-    assert explorer.left["model"] == "musicnn" and explorer.right["model"] == "vgg"
+    assert explorer.left["model"] == "musicnn-msd" and explorer.right["model"] == "vgg-msd"
+    assert explorer.embeddings is emb and explorer.scale_note == ""
+    assert explorer.segment_seconds == explorer.hop_seconds == SEG
     assert explorer.track_labels[0].startswith("Fuzz Cathedral - ")
     codes = np.frombuffer(explorer.color_codes, "<u2")
     assert codes.max() < len(explorer.legend) and {e["label"] for e in explorer.legend} >= {
@@ -136,6 +138,15 @@ def test_views_reduction_filters_and_highlight(explorer, explorer_parts):
     assert explorer.right_title.endswith("tags: electronic × rock")
 
 
+def test_the_older_pane_spec_is_still_understood(explorer):
+    explorer.left = {"model": "vgg", "dataset": "msd", "projection": "pca"}
+    assert explorer.left == {"model": "vgg-msd", "layer": "embeddings", "projection": "pca",
+                             "x_tag": "", "y_tag": ""}  # fmt: skip
+    explorer.left = {"dataset": "msd", "projection": "pca"}  # the default architecture
+    assert explorer.left["model"] == "musicnn-msd"
+    assert [m for m, _ in explorer.options["models"]] == ["musicnn-msd", "vgg-msd"]
+
+
 @pytest.mark.parametrize(
     ("trait", "value", "message"),
     [
@@ -146,6 +157,8 @@ def test_views_reduction_filters_and_highlight(explorer, explorer_parts):
         ("left", {"colour": "red"}, "unknown keys"),
         ("color_by", "tag:kazoo", "color_by"),
         ("view", "3d", "view must be"),
+        ("time_scale", "5", "time_scale must be"),
+        ("left", {"model": "vgg-msd", "dataset": "mtt"}, "not a model of dataset"),
         ("every", 0, "every must be"),
         ("music", {"moods": ["calm"]}, "keys among"),
     ],
@@ -298,6 +311,9 @@ def test_the_page_cannot_change_the_clip_length(explorer, seconds):
         ("track_labels", ["/etc/passwd"]),
         ("options", {"models": {"evil": ["x"]}}),
         ("height", -5),
+        ("scale_note", "both panes show 1 s windows"),
+        ("hop_seconds", 0.01),
+        ("track_durations", memoryview(b"\0" * 8)),
         ("_esm", "export default { render() { fetch('https://example.com'); } };"),
     ],
 )
@@ -318,6 +334,13 @@ def test_the_page_cannot_change_what_only_the_kernel_sets(explorer, name, value)
         ("right", "vgg"),
         ("color_by", 5),
         ("view", None),
+        ("time_scale", "7"),
+        ("time_scale", 10),
+        ("time_scale", None),
+        ("time_scale", ["10"]),
+        ("time_scale", "x" * 100_000),
+        ("left", {"model": "vgg-msd", "dataset": "mtt"}),
+        ("left", {"dataset": 5}),
         ("every", 2.5),
         ("every", -1),
         ("every", math.nan),
@@ -392,3 +415,123 @@ def test_decoder_messages_reach_the_page_without_the_path(explorer, monkeypatch,
     else:
         assert "Format not recognised" in error
     assert path in caplog.text  # the kernel log keeps the path, for whoever runs the kernel
+
+
+# -- any registered model, models of other clocks, time scales (issue 17) -----------------------
+
+
+@pytest.fixture
+def tiny():
+    """The tests' own model "tiny" (1 s segments) registered, as in the session that extracted
+    the clocks store (see conftest)."""
+    from conftest import TINY, tiny_model
+
+    ee.register_model("tiny", tiny_model(), **TINY)
+    yield
+    ee.registry.unregister("tiny")
+
+
+@pytest.fixture(scope="module")
+def clocks(clocks_store):
+    folder, store = clocks_store
+    return ee.scan(folder, progress=False), ee.open_store(store)
+
+
+def _clock_explorer(clocks, **kwargs):
+    collection, emb = clocks
+    pca = {"model": "vgg-msd", "projection": "pca"}
+    x = ee.Explorer(collection, emb, **{"left": pca, "right": pca, **kwargs})
+    sent = []
+    x.send = lambda content, buffers=None: sent.append((content, list(buffers or [])))
+    x.sent = sent
+    return x
+
+
+def _select(explorer, points):
+    mask = np.zeros(explorer.n_points, bool)
+    mask[points] = True
+    explorer.set_state({"selected": memoryview(np.packbits(mask, bitorder="little").tobytes())})
+
+
+def test_the_menus_list_every_model_of_the_store_by_name(clocks, tiny):
+    x = _clock_explorer(clocks)
+    assert x.options["models"] == [["vgg-msd", "vgg-msd (vgg, MSD, 2.992 s segments)"],
+                                   ["tiny", "tiny (custom, 1 s segments)"]]  # fmt: skip
+    assert x.options["time_scales"][0] == ["native", "native segments"]
+    assert [v for v, _ in x.options["time_scales"]] == list(ee.explorer.TIME_SCALES)
+    assert x.options["layers"]["tiny"] == ["embeddings"] and "tiny" not in x.options["tags"]
+    # by default: VGG on the left, the other architecture on the right
+    pca = {"projection": "pca"}
+    assert ee.Explorer(None, clocks[1], left=pca, right=pca).right["model"] == "tiny"
+
+
+def test_a_model_the_registry_does_not_know_still_shows(clocks):
+    x = _clock_explorer(clocks, right={"model": "tiny", "projection": "pca"})
+    assert x.options["models"][1] == ["tiny", "tiny (1 s segments)"]
+    assert x.right["model"] == "tiny" and x.n_points > 0
+
+
+def test_a_model_of_another_clock_shows_both_panes_in_windows(clocks, tiny):
+    _, emb = clocks
+    x = _clock_explorer(clocks)
+    # both panes VGG: its own segments (the store's other clock left out)
+    assert x.n_points == len(emb.segments_of("vgg-msd")) and x.scale_note == ""
+    assert x.embeddings.models == ("vgg-msd",) and x.segment_seconds == SEG
+    _select(x, [0, 5])
+    seen = []
+    x.observe(lambda change: seen.append(change.new), "selection")
+    # the page chooses tiny (1 s) for the right pane: both show 2.992 s windows, and say so
+    x.set_state({"right": {"model": "tiny", "layer": "embeddings", "projection": "pca"}})
+    windows = emb.windows(SEG)
+    assert x.right["model"] == "tiny" and x.n_points == len(windows.segments)
+    assert x.scale_note == (
+        "vgg-msd: 2.992 s segments, tiny: 1 s segments — both panes show 2.992 s windows"
+    )
+    assert x.embeddings.seconds == SEG and x.segment_seconds == x.hop_seconds == SEG
+    assert len(seen) == 1 and len(x.selection) == 0 and x.selected == b""  # another set of rows
+    np.testing.assert_array_equal(_u32(x.point_segment), windows.segments["segment"])
+    # the tiny pane is the PCA of tiny's window means: as projecting them directly
+    xy = np.frombuffer(x.right_xy, "<f4").reshape(2, -1).T
+    direct = ee.project(windows, "pca", model="tiny")
+    ratio = (xy - xy.mean(0)) / (direct - direct.mean(0))
+    assert np.allclose(ratio[np.abs(direct - direct.mean(0)) > 1e-3].std(), 0, atol=1e-3)
+    # both panes tiny: its own 1 s segments again, no note
+    x.left = {"model": "tiny", "projection": "pca"}
+    assert x.n_points == len(emb.segments_of("tiny")) and x.scale_note == ""
+    assert x.segment_seconds == 1.0 and x.embeddings.models == ("tiny",)
+
+
+@pytest.mark.parametrize(("scale", "seconds"), [("10", 10.0), ("30", 30.0), ("track", 0.0)])
+def test_time_scales_show_windows_and_select_them(clocks, tiny, scale, seconds, tmp_path):
+    _, emb = clocks
+    x = _clock_explorer(clocks, right={"model": "tiny", "projection": "pca"})
+    x.set_state({"time_scale": scale})  # as the page's menu sends it
+    view = emb.windows("track" if scale == "track" else seconds)
+    assert x.time_scale == scale and x.n_points == len(view.segments) == len(x.embeddings)
+    assert x.segment_seconds == x.hop_seconds == seconds and x.scale_note == ""
+    np.testing.assert_array_equal(_u32(x.point_track), view.segments["track_id"].cat.codes)
+    assert len(np.frombuffer(x.track_durations, "<f4")) == len(emb.tracks)
+    _select(x, [1, 2, x.n_points - 1])
+    picked = x.selected_segments
+    assert list(picked.index) == [1, 2, x.n_points - 1]
+    assert {"track_id", "start", "end", "title"} <= set(picked.columns)
+    np.testing.assert_allclose(picked["end"], view.segments["end"].iloc[[1, 2, -1]])
+    tracks = x.selected_tracks
+    assert tracks["n_selected"].sum() == 3
+    assert (tracks["n_segments"] == view.tracks["n_segments"].reindex(tracks.index)).all()
+    assert len(x.playlist(path=tmp_path / "w.m3u8")) == len(tracks)
+    # a hover plays the row's span, at most 30 s
+    track, k = int(_u32(x.point_track)[-1]), int(_u32(x.point_segment)[-1])
+    x._on_message(x, {"type": "audio", "id": 2, "track": track, "segment": k}, [])
+    reply, buffers = x.sent[-1]
+    start, end = view.segments[["start", "end"]].iloc[-1]
+    assert reply["ok"] and reply["start"] == pytest.approx(start)
+    assert reply["end"] == pytest.approx(min(end, start + 30.0))
+    rate, samples = _wav(buffers[0])
+    assert len(samples) / rate == pytest.approx(min(end - start, 30.0), abs=0.01)
+    # the averages view of the same rows, then back to the models' own segments
+    x.view = "averages"
+    assert x.n_points == int((view.tracks["n_segments"] > 0).sum())
+    x.view = "segments"
+    x.time_scale = "native"
+    assert x.n_points == len(emb.windows(SEG)) and x.scale_note and len(x.selection) == 0

@@ -1,14 +1,18 @@
 """The Explorer in a real JupyterLab, in Debian's chromium: both panes draw, hover labels on both
 panes (also while the kernel is busy), a lasso selects exactly the points inside it (checked in the
-kernel against a point-in-polygon test done here), a click plays the segment.
+kernel against a point-in-polygon test done here), a click plays the segment; a registered model of
+another clock in the menus, the windows both panes then show, the time-scale menu.
 
-One JupyterLab and one page serve the whole module; the tests run in file order and each leaves
-the page as it found it (nothing hovered, nothing selected).
+One JupyterLab and one browser serve the whole module: one page for the demo collection, another
+for the store of two clocks. The tests run in file order and each leaves its page as it found it
+(nothing hovered, nothing selected).
 """
 
 from __future__ import annotations
 
+import inspect
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -26,36 +30,58 @@ pytestmark = [
 ]
 
 NOTEBOOK = "explore.ipynb"
+CLOCKS_NOTEBOOK = "clocks.ipynb"
 
 
 @pytest.fixture(scope="module")
-def session(demo_store, tmp_path_factory):
-    folder, store = demo_store
+def browser(tmp_path_factory):
+    """JupyterLab serving a fresh folder, and a chromium context: ``(lab, context, folder)``."""
     root = tmp_path_factory.mktemp("lab")
     home = tmp_path_factory.mktemp("labhome")
-    jl.notebook(root / NOTEBOOK, [
+    lab = jl.Lab(root, home)
+    try:
+        with jl.chromium(home / "profile") as context:
+            yield lab, context, root
+    finally:
+        lab.stop()
+
+
+@contextmanager
+def _opened(browser, notebook: str, cells: list[str], page=None):
+    """``notebook`` written, opened in ``page`` (default: a new one, closed after), run, both
+    panes drawn: ``(lab, page, kernel, errors)``."""
+    lab, context, root = browser
+    jl.notebook(root / notebook, cells)
+    own = page is None
+    page = context.new_page() if own else page
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(lab.url(notebook))
+        jl.run_all(page)
+        page.wait_for_selector(".ee-left[data-drawn='1']", timeout=60_000)
+        page.wait_for_selector(".ee-right[data-drawn='1']", timeout=60_000)
+        kernel = lab.kernel(notebook)
+        try:
+            yield lab, page, kernel, errors
+        finally:
+            kernel.stop_channels()
+    finally:
+        if own:
+            page.close()
+
+
+@pytest.fixture(scope="module")
+def session(browser, demo_store):
+    folder, store = demo_store
+    _, context, _ = browser
+    with _opened(browser, NOTEBOOK, [
         "import embedexplore as ee\n"
         f"collection = ee.scan({str(folder)!r}, progress=False)\n"
         f"embeddings = ee.open_store({str(store)!r})",
         "explorer = ee.Explorer(collection, embeddings)\nexplorer",
-    ])  # fmt: skip
-    lab = jl.Lab(root, home)
-    try:
-        with jl.chromium(home / "profile") as context:
-            page = context.pages[0] if context.pages else context.new_page()
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(lab.url(NOTEBOOK))
-            jl.run_all(page)
-            page.wait_for_selector(".ee-left[data-drawn='1']", timeout=60_000)
-            page.wait_for_selector(".ee-right[data-drawn='1']", timeout=60_000)
-            kernel = lab.kernel(NOTEBOOK)
-            try:
-                yield lab, page, kernel, errors
-            finally:
-                kernel.stop_channels()
-    finally:
-        lab.stop()
+    ], page=context.pages[0] if context.pages else None) as opened:  # fmt: skip
+        yield opened
 
 
 def _points(kernel, side: str):
@@ -302,4 +328,117 @@ def test_click_plays_the_segment(session):
     page.locator(".ee-bar button", has_text="■").click()
     jl.evaluate(kernel, "explorer.__setattr__('selection', []) or 0")
     _unhover(page)
+    assert not errors, errors
+
+
+# -- a registered model of another clock, and the time scales (issue 17) ------------------------
+
+
+@pytest.fixture(scope="module")
+def clocks_session(browser, clocks_store):
+    """The store of vgg-msd (2.992 s) and the tests' "tiny" (1 s, registered in the notebook as a
+    user would), both panes VGG to begin with."""
+    from conftest import TINY, tiny_model
+
+    folder, store = clocks_store
+    with _opened(browser, CLOCKS_NOTEBOOK, [
+        "import embedexplore as ee\n" + inspect.getsource(tiny_model)
+        + f"ee.register_model('tiny', tiny_model(), **{TINY!r})",
+        f"collection = ee.scan({str(folder)!r}, progress=False)\n"
+        f"embeddings = ee.open_store({str(store)!r})\n"
+        "vgg = {'model': 'vgg-msd', 'projection': 'pca'}\n"
+        "explorer = ee.Explorer(collection, embeddings, left=vgg, right=vgg, color_by='none')\n"
+        "explorer",
+    ]) as opened:  # fmt: skip
+        yield opened
+
+
+def _draws(page, side: str) -> int:
+    return page.evaluate(f"() => Number(document.querySelector('.ee-{side}').dataset.draws)")
+
+
+def _redrawn(page, kernel, before: dict, n: int) -> None:
+    """Wait until the panes of ``before`` (their draw counts) drew again and show ``n`` points;
+    check both are drawn (coloured pixels, as test_both_panes_draw_points counts)."""
+    for side in before:
+        page.wait_for_function(
+            f"(b) => Number(document.querySelector('.ee-{side}').dataset.draws) > b",
+            arg=before[side],
+        )
+    page.wait_for_timeout(500)
+    assert jl.evaluate(kernel, "explorer.n_points") == n
+    for side in ("left", "right"):
+        coloured = _coloured(page, side)
+        assert coloured > 5 * n, f"{side} pane: only {coloured} coloured pixels for {n} points"
+
+
+def _hover_soon(page, i: int, at: np.ndarray, timeout: float = 30.0) -> None:
+    """As :func:`_hover`, the mouse nudged by a pixel every second: just after new points are
+    drawn, a pane may not find the point under the mouse yet, and one move is not tried again."""
+    from playwright.sync_api import TimeoutError as NotYet
+
+    deadline = time.monotonic() + timeout
+    for k in range(10**6):
+        page.mouse.move(at[0] + k % 2, at[1])
+        try:
+            page.wait_for_function(
+                "(i) => document.querySelector('.ee-root').dataset.hovered === i", arg=str(i),
+                timeout=1000,
+            )  # fmt: skip
+            return
+        except NotYet:
+            if time.monotonic() > deadline:
+                raise
+
+
+def test_a_registered_model_of_another_clock_in_the_menu(clocks_session):
+    _, page, kernel, errors = clocks_session
+    note = page.locator(".ee-scale-note")
+    assert not note.is_visible()  # both panes VGG: its own segments
+    menu = page.locator(".ee-right .ee-pane-header select").first
+    options = menu.locator("option").all_inner_texts()
+    assert options == ["vgg-msd (vgg, MSD, 2.992 s segments)", "tiny (custom, 1 s segments)"]
+    # the left pane's points stay: VGG's mean in each 2.992 s window is its segment there
+    before = {"right": _draws(page, "right")}
+    menu.select_option("tiny")
+    note.wait_for(state="visible")
+    assert note.inner_text() == (
+        "vgg-msd: 2.992 s segments, tiny: 1 s segments — both panes show 2.992 s windows"
+    )
+    assert jl.evaluate(kernel, "explorer.right['model']") == "tiny"
+    assert jl.evaluate(kernel, "explorer.scale_note") == note.inner_text()
+    _redrawn(page, kernel, before, jl.evaluate(kernel, "len(embeddings.windows(2.992))"))
+    assert "tiny · embeddings · PCA" in page.locator(".ee-right .ee-title").inner_text()
+    page.locator(".ee-root").screenshot(path=str(jl.screenshot_dir() / "clocks.png"))
+    assert not errors, errors
+
+
+def test_the_time_scale_menu_changes_the_points(clocks_session):
+    _, page, kernel, errors = clocks_session
+    menu = page.locator(".ee-bar select[title^='what a row is']")
+    for scale, seconds in (("10", 10), ("track", "'track'")):
+        before = {side: _draws(page, side) for side in ("left", "right")}
+        menu.select_option(scale)
+        n = jl.evaluate(kernel, f"len(embeddings.windows({seconds}))")
+        _redrawn(page, kernel, before, n)
+        assert jl.evaluate(kernel, "explorer.time_scale") == scale
+        assert not page.locator(".ee-scale-note").is_visible()  # windows chosen: no note
+        # the label tells the window's time in the track, or "whole track"
+        i, at = _target(page, kernel, "left")
+        _hover_soon(page, i, at)
+        start, end = jl.evaluate(
+            kernel, f"explorer.embeddings.segments[['start', 'end']].iloc[{i}].tolist()"
+        )
+        when = (
+            "whole track"
+            if scale == "track"
+            else f"{int(start // 60)}:{int(start % 60):02d}–{int(end // 60)}:{int(end % 60):02d}"
+        )
+        assert when in _label(page, "right")["text"]
+        _unhover(page)
+    page.locator(".ee-root").screenshot(path=str(jl.screenshot_dir() / "clocks-track.png"))
+    before = {side: _draws(page, side) for side in ("left", "right")}
+    menu.select_option("native")
+    _redrawn(page, kernel, before, jl.evaluate(kernel, "len(embeddings.windows(2.992))"))
+    assert page.locator(".ee-scale-note").is_visible()
     assert not errors, errors

@@ -5,15 +5,19 @@
 // message's bytes and are wrapped as typed arrays without copying (copied only when the buffer
 // is not aligned for the type, which the typed-array constructors require).
 import createScatterplot, { createRenderer } from "regl-scatterplot";
+import { clipKey, spanText } from "./scale.js";
 import "./widget.css";
 
 /**
  * @typedef {Object} Traits
  * @property {number} n_points
  * @property {DataView} point_track   uint32[n]
- * @property {DataView} point_segment uint32[n] (0xFFFFFFFF: a track average)
+ * @property {DataView} point_segment uint32[n]: row k of its track (0xFFFFFFFF: a track average)
  * @property {string[]} track_labels
- * @property {number} segment_seconds
+ * @property {DataView} track_durations float32[tracks]
+ * @property {number} segment_seconds  a row's length (0: whole tracks)
+ * @property {number} hop_seconds      from one row's start to the next
+ * @property {string} scale_note       why the panes show windows, or ""
  * @property {DataView} left_xy       float32[2n]: x then y (same for right_xy)
  * @property {DataView} left_tags     uint8[3n] (same for right_tags)
  * @property {string[]} left_tag_names
@@ -25,10 +29,11 @@ import "./widget.css";
  * @property {DataView} point_weight  float32[n] or empty
  * @property {DataView} highlighted   uint8[n] or empty
  * @property {DataView} selected      bits[n] (bit i % 8 of byte i / 8), both ways
- * @property {Object} options         menus: models, layers, projections, tags, views, ...
- * @property {Object} left            {model, dataset, layer, projection, x_tag, y_tag}
+ * @property {Object} options         menus: models ([name, title]), layers, tags, time_scales, ...
+ * @property {Object} left            {model, layer, projection, x_tag, y_tag}
  * @property {string} color_by
  * @property {string} view
+ * @property {string} time_scale      "native", "10", "30" or "track"
  * @property {number} every
  * @property {Object} music
  * @property {Object} highlight
@@ -77,12 +82,6 @@ function select(options, value, onchange, title) {
   }
   s.value = value;
   return s;
-}
-
-function clock(seconds) {
-  const m = Math.floor(seconds / 60);
-  const s = Math.floor(seconds % 60);
-  return `${m}:${String(s).padStart(2, "0")}`;
 }
 
 function rgba(hex, alpha) {
@@ -151,7 +150,7 @@ function createAudio(model, root) {
   });
 
   function fetchClip(track, segment, chunk = null) {
-    const key = `${track}:${segment}:${chunk}`;
+    const key = clipKey(track, segment, chunk, model.get("segment_seconds"), model.get("hop_seconds"));
     if (!cache.has(key)) {
       const id = nextId++;
       const p = new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
@@ -254,6 +253,7 @@ function render({ model, el }) {
       codes: typed(Uint16Array, model.get("color_codes"), n),
       weight: typed(Float32Array, model.get("point_weight")),
       highlighted: typed(Uint8Array, model.get("highlighted")),
+      durations: typed(Float32Array, model.get("track_durations")),
     };
   }
 
@@ -280,6 +280,7 @@ function render({ model, el }) {
     modeButtons[mode] = h("button", { class: "ee-mode", title, onclick: () => setMode(mode) }, label);
   }
   const bar = h("div", { class: "ee-bar" });
+  const scaleNote = h("div", { class: "ee-scale-note", title: "the panes' models cut segments of different lengths: both show the same windows, each model's vector the mean of its segments centred in the window" });
   function buildBar() {
     bar.replaceChildren();
     const o = opts();
@@ -287,10 +288,13 @@ function render({ model, el }) {
     bar.append(
       h("label", {}, "view ",
         select(o.views || ["segments"], model.get("view"), (v) => save("view", v), "what a point is")),
+      h("label", {}, "time ",
+        select(o.time_scales || [["native", "native segments"]], model.get("time_scale"),
+          (v) => save("time_scale", v), "what a row is: the models' own segments, windows, or whole tracks")),
       h("label", {}, "colour ",
         select([...(o.color_by || []), ...tagNames.map((t) => [`tag:${t}`, `tag: ${t}`])],
           model.get("color_by"), (v) => save("color_by", v), "colour the points by")),
-      h("label", { title: "show every k-th segment" }, "every ",
+      h("label", { title: "show every k-th row" }, "every ",
         h("input", { type: "number", min: "1", value: model.get("every"), class: "ee-every",
           onchange: (e) => save("every", Math.max(1, parseInt(e.target.value, 10) || 1)) })),
       filterControl("music", "show", o),
@@ -440,18 +444,13 @@ function render({ model, el }) {
   function buildHeader(p) {
     const o = opts();
     const spec = model.get(p.side);
-    const models = o.models || {};
-    const full = spec.dataset ? `${spec.model}-${spec.dataset}` : spec.model;
+    const full = spec.model; // the registry's name, e.g. "musicnn-msd"
     const set = (key, value) => {
       const next = { ...model.get(p.side), [key]: value };
       if (key === "model") {
-        const data = models[value] || [""];
-        if (!data.includes(next.dataset)) next.dataset = data[0];
-      }
-      if (key === "model" || key === "dataset") {
-        const name = next.dataset ? `${next.model}-${next.dataset}` : next.model;
-        const layers = (o.layers || {})[name] || [];
-        if (!layers.includes(next.layer)) next.layer = layers[0];
+        const layers = (o.layers || {})[value] || [];
+        if (!layers.includes(next.layer)) next.layer = layers.includes("embeddings") ? "embeddings" : layers[0];
+        if (next.projection === "tags" && !(o.tags || {})[value]) next.projection = "pca";
         next.x_tag = "";
         next.y_tag = "";
       }
@@ -459,8 +458,7 @@ function render({ model, el }) {
     };
     const names = o.projection_names || {};
     const parts = [
-      select(Object.keys(models), spec.model, (v) => set("model", v), "model"),
-      select(models[spec.model] || [], spec.dataset, (v) => set("dataset", v), "training dataset"),
+      select(o.models || [], spec.model, (v) => set("model", v), "model (architecture, training data, segments)"),
       select((o.layers || {})[full] || [], spec.layer, (v) => set("layer", v), "layer"),
       select((o.projections || []).map((m) => [m, names[m] || m]), spec.projection,
         (v) => set("projection", v), "projection"),
@@ -601,8 +599,8 @@ function render({ model, el }) {
     const d = state.data;
     const names = model.get("track_labels");
     const seg = d.segment[i];
-    const secs = model.get("segment_seconds");
-    const when = seg === SEGMENT_NONE ? "whole track" : `${clock(seg * secs)}–${clock((seg + 1) * secs)}`;
+    const when = seg === SEGMENT_NONE ? "whole track" : spanText(seg, model.get("segment_seconds"),
+      model.get("hop_seconds"), d.durations[d.track[i]]);
     return { title: names[d.track[i]] ?? "?", when };
   }
 
@@ -706,7 +704,13 @@ function render({ model, el }) {
     panes[side].status.style.display = text ? "block" : "none";
   }
 
-  root.append(bar, panesRow, legend, audio.player);
+  function showScaleNote() {
+    const text = model.get("scale_note");
+    scaleNote.textContent = text;
+    scaleNote.style.display = text ? "block" : "none";
+  }
+
+  root.append(bar, scaleNote, panesRow, legend, audio.player);
   for (const side of SIDES) panes[side] = makePane(side);
   fitRenderer();
   readData();
@@ -717,6 +721,7 @@ function render({ model, el }) {
   }
   state.selection = indicesOf(typed(Uint8Array, model.get("selected")), state.data.n);
   drawLegend();
+  showScaleNote();
   for (const side of SIDES) schedule(side, false);
   root.addEventListener("pointerdown", () => audio.unlock(), { once: true });
 
@@ -744,6 +749,8 @@ function render({ model, el }) {
   model.on("change:legend", drawLegend);
   model.on("change:selected", applySelectionFromKernel);
   model.on("change:options", buildBar);
+  model.on("change:time_scale", buildBar);
+  model.on("change:scale_note", showScaleNote);
   model.on("change:view", () => {
     buildBar();
     for (const side of SIDES) schedule(side); // the points may be the same: lines or sizes change

@@ -1,4 +1,4 @@
-"""What the Explorer's controls may hold, checked alike for code and for the browser.
+"""What the Explorer's controls may hold (the menus), checked alike for code and the browser.
 
 Each check returns the value normalised or raises :class:`traitlets.TraitError` saying what is
 allowed: the widget's ``set_state`` turns that into a logged refusal and resets the page, and
@@ -14,6 +14,8 @@ import traitlets as t
 
 from .widget import PANE_KEYS
 
+VIEWS = ("segments", "trajectories", "averages")
+COLOR_BY = ("artist", "album", "genre", "none")  # or "tag:NAME", a tag's activation
 PROJECTIONS = ("pca", "std-pca", "tsne", "umap", "tags")
 PROJECTION_NAMES = {"pca": "PCA", "std-pca": "STD-PCA", "tsne": "t-SNE", "umap": "UMAP",
                     "tags": "tags"}  # fmt: skip
@@ -28,15 +30,17 @@ def pane_spec(embeddings, spec, side: str) -> dict:
     embeddings : Embeddings
         Its models and layers are the choices.
     spec : object
-        A dict of some of ``PANE_KEYS``, each text (or None: the default).
+        A dict of some of ``PANE_KEYS``, each text (or None: the default). ``model`` is a
+        model's full name (``"musicnn-msd"``, ``"vggish"``); the older form, an architecture
+        and a ``dataset`` key (``{"model": "musicnn", "dataset": "msd"}``), is understood too.
     side : str
         ``"left"`` or ``"right"`` (the default model differs; errors name it).
 
     Returns
     -------
     dict
-        ``model`` (the architecture), ``dataset``, ``layer``, ``projection``, ``x_tag`` and
-        ``y_tag`` (empty but for a model with tags).
+        ``model`` (the full name), ``layer``, ``projection``, ``x_tag`` and ``y_tag`` (empty
+        but for a model with tags).
 
     Raises
     ------
@@ -44,20 +48,27 @@ def pane_spec(embeddings, spec, side: str) -> dict:
         Not a dict, an unknown key, a value that is not text, or a model, layer, projection or
         tag the store does not have.
     """
+    keys = (*PANE_KEYS, "dataset")
     if not isinstance(spec, dict):
         raise t.TraitError(f"{side} must be a dict of {', '.join(PANE_KEYS)}, got {spec!r}")
-    unknown = set(spec) - set(PANE_KEYS)
+    unknown = set(spec) - set(keys)
     if unknown:
         shown = sorted(map(repr, unknown))
         raise t.TraitError(f"{side}: unknown keys {', '.join(shown)}; use {list(PANE_KEYS)}")
-    not_text = [k for k in PANE_KEYS if spec.get(k) is not None and not isinstance(spec[k], str)]
+    not_text = [k for k in keys if spec.get(k) is not None and not isinstance(spec[k], str)]
     if not_text:
         raise t.TraitError(f"{side}: {', '.join(not_text)} must be text (or left out)")
     models = embeddings.models
     default = default_model(models, side)
-    model = spec.get("model") or default.split("-")[0]
-    dataset = spec.get("dataset")
-    if model not in models:  # "musicnn" + dataset "msd"
+    model, dataset = spec.get("model"), spec.get("dataset") or None
+    if model in models:
+        if dataset is not None and not model.endswith(f"-{dataset}"):
+            raise t.TraitError(f"{side}: {model} is not a model of dataset {dataset!r}; name "
+                               "the model alone, e.g. {'model': 'vgg-mtt'}")  # fmt: skip
+    elif not model and dataset is None:
+        model = default
+    else:  # the older form: "musicnn" with dataset "msd" (or the default's, or the first)
+        model = model or default.partition("-")[0]
         if dataset is None:
             same = [m.partition("-")[2] for m in models if m.partition("-")[0] == model]
             default_data = default.partition("-")[2]
@@ -75,8 +86,8 @@ def pane_spec(embeddings, spec, side: str) -> dict:
     tags = list(embeddings.labels(model) or ())
     x_tag, y_tag = spec.get("x_tag") or "", spec.get("y_tag") or ""
     if projection == "tags":
-        if "taggrams" not in layers:
-            raise t.TraitError(f"{side}: tag axes need the taggrams of {model}")
+        if "taggrams" not in layers or len(tags) < 2:
+            raise t.TraitError(f"{side}: tag axes need the taggrams of {model} (two tags)")
         x_tag = x_tag or tags[0]
         y_tag = y_tag or tags[1]
     # checked whatever the projection: the tags are kept for when it switches to "tags", and
@@ -84,8 +95,7 @@ def pane_spec(embeddings, spec, side: str) -> dict:
     for tag in (x_tag, y_tag):
         if tag and tag not in tags:
             raise t.TraitError(f"{side}: {model} has no tag {tag!r}; tags: {tags}")
-    arch, _, data = model.partition("-")
-    return {"model": arch, "dataset": data, "layer": layer, "projection": projection,
+    return {"model": model, "layer": layer, "projection": projection,
             "x_tag": x_tag, "y_tag": y_tag}  # fmt: skip
 
 
@@ -158,3 +168,37 @@ def default_model(models, side: str) -> str:
     arch = find(prefer[0]).architecture if find(prefer[0]) else None
     other = [m for m in prefer[1:] if (find(m).architecture if find(m) else m) != arch]
     return (other or prefer[1:])[0]
+
+
+def menus(embeddings, meta) -> dict:
+    """The choices the page's menus offer (the ``options`` trait): every model of the store.
+
+    Parameters
+    ----------
+    embeddings : Embeddings
+        What the Explorer was given: its models, their layers and tags.
+    meta : pandas.DataFrame
+        The tracks' ``artist``, ``album`` and ``genres`` (see ``track_meta``).
+
+    Returns
+    -------
+    dict
+        ``models`` (``[name, title]`` pairs), ``layers`` and ``tags`` (by model), the
+        projections, views, time scales (``[value, name]`` pairs), colourings, artists, albums
+        and genres.
+    """
+    from ._explorer_scale import TIME_SCALES, model_menu
+
+    return {
+        "models": model_menu(embeddings),  # [name, title], in the store's order
+        "layers": {m: list(embeddings.layers(m)) for m in embeddings.models},
+        "projections": list(PROJECTIONS),
+        "projection_names": PROJECTION_NAMES,
+        "tags": {m: list(embeddings.labels(m)) for m in embeddings.models if embeddings.labels(m)},
+        "views": list(VIEWS),
+        "time_scales": [[k, v] for k, v in TIME_SCALES.items()],
+        "color_by": list(COLOR_BY),
+        "artists": sorted({a for a in meta["artist"].dropna()}, key=str.casefold),
+        "albums": sorted({a for a in meta["album"].dropna()}, key=str.casefold),
+        "genres": sorted({g for gs in meta["genres"] for g in gs}, key=str.casefold),
+    }

@@ -1,11 +1,12 @@
 """The Explorer's answers to the browser's requests: audio clips of indexed segments only.
 
 A request is a custom widget message (a JSON object with an ``id`` the reply echoes). Nothing in
-it is trusted: it names a track and a segment by index, never a path, and the kernel cuts the
-clip from its own segments table (``start`` and ``end`` of that row), not from any length the
-page sends. A refused request gets an error reply that names the track by its index and label,
-never by its file's path (the page may be shared or screenshotted; the kernel log keeps the
-path).
+it is trusted: it names a track and a row of it (a segment, or a window at a time scale of
+windows) by index, never a path, and the kernel cuts the clip from its own table of the rows
+shown (``start`` and ``end`` of that row, at most :data:`~embedexplore.clips.MAX_CLIP_SECONDS`),
+not from any length the page sends. A refused request gets an error reply that names the track
+by its index and label, never by its file's path (the page may be shared or screenshotted; the
+kernel log keeps the path).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def answer(widget, content, *, embeddings, labels: pd.Series) -> None:
     content : object
         The message as the page sent it (anything JSON can hold).
     embeddings : Embeddings
-        Its ``tracks`` and ``segments`` are the only tracks and spans served.
+        The rows shown: its ``tracks`` and ``segments`` (segments, or windows) are the only
+        tracks and spans served.
     labels : pandas.Series
         A label per track (``"artist - title"``), in the order of ``embeddings.tracks``: what
         an error reply calls a track.
@@ -64,7 +66,7 @@ def answer(widget, content, *, embeddings, labels: pd.Series) -> None:
 
 
 def audio(embeddings, labels: pd.Series, content: dict) -> tuple[dict, bytes]:
-    """WAV bytes of one segment (or, with ``chunk``, of the track from there on).
+    """WAV bytes of one row (or, with ``chunk``, of the track from there on).
 
     Parameters
     ----------
@@ -73,14 +75,15 @@ def audio(embeddings, labels: pd.Series, content: dict) -> tuple[dict, bytes]:
     labels : pandas.Series
         A label per track, for error messages.
     content : dict
-        ``track`` (row of ``embeddings.tracks``), ``segment`` (index within the track) and
+        ``track`` (row of ``embeddings.tracks``), ``segment`` (row within the track) and
         optionally ``chunk`` (``k``: the ``k``-th :data:`~embedexplore.clips.MAX_CLIP_SECONDS`
         span from the segment's start on), all integers.
 
     Returns
     -------
     reply : dict
-        ``track``, ``segment``, ``chunk``, ``start`` and ``end`` (seconds) and ``mime``.
+        ``track``, ``segment``, ``chunk``, ``start`` and ``end`` (seconds: what the clip
+        holds, at most :data:`~embedexplore.clips.MAX_CLIP_SECONDS`) and ``mime``.
     data : bytes
         The WAV file.
 
@@ -118,7 +121,8 @@ def audio(embeddings, labels: pd.Series, content: dict) -> tuple[dict, bytes]:
             f"cannot play track {track} ({labels.iat[track]}): {why} (details in the kernel log)"
         ) from None
     return {"track": track, "segment": segment, "chunk": chunk, "start": start,
-            "end": min(end, track_end), "mime": "audio/wav"}, data  # fmt: skip
+            "end": min(end, track_end, start + clips.MAX_CLIP_SECONDS),
+            "mime": "audio/wav"}, data  # fmt: skip
 
 
 def _plain_id(value) -> bool:

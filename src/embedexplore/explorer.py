@@ -2,12 +2,14 @@
 
 >>> explorer = embedexplore.Explorer(collection, embeddings)                    # doctest: +SKIP
 >>> explorer                                      # shows the widget            # doctest: +SKIP
->>> explorer.left = {"model": "vgg", "dataset": "mtt", "projection": "umap"}    # doctest: +SKIP
+>>> explorer.left = {"model": "vgg-mtt", "projection": "umap"}                   # doctest: +SKIP
+>>> explorer.time_scale = "10"                    # 10 s windows                # doctest: +SKIP
 >>> explorer.selected_tracks                      # after a lasso               # doctest: +SKIP
 >>> explorer.observe(lambda change: print(len(change.new)), "selection")        # doctest: +SKIP
 
-Each pane shows one space (model, dataset, layer) through one projection; both panes show the same
-points, so hovering or selecting in one marks the same segments in the other. The linking runs in
+Each pane shows one space (a model of the registry, a layer) through one projection; both panes
+show the same points (segments, windows of a few seconds, or whole tracks: the time scale), so
+hovering or selecting in one marks the same segments in the other. The linking runs in
 the browser and keeps working while the kernel is busy; the kernel computes projections, answers
 audio requests and turns the selection into DataFrames and playlists.
 """
@@ -22,17 +24,23 @@ import traitlets as t
 
 from . import _explorer_colors as colors
 from . import _explorer_requests as requests
-from ._explorer_controls import PROJECTION_NAMES, PROJECTIONS, filter_spec, pane_spec
-from ._explorer_tracks import tag_columns, track_meta, track_rows, tracks_matching
-from ._text import TEXT
+from . import _explorer_scale as scale
+from ._explorer_controls import COLOR_BY, PROJECTION_NAMES, VIEWS, filter_spec, menus, pane_spec
+from ._explorer_tracks import (
+    rows_of_tracks,
+    rows_table,
+    tag_columns,
+    track_meta,
+    tracks_matching,
+    tracks_table,
+)
 from .widget import SEGMENT_NONE, ExplorerWidget
 
-__all__ = ["COLOR_BY", "VIEWS", "Explorer"]
+__all__ = ["COLOR_BY", "TIME_SCALES", "VIEWS", "Explorer"]
 
 logger = logging.getLogger(__name__)
 
-VIEWS = ("segments", "trajectories", "averages")
-COLOR_BY = ("artist", "album", "genre", "none")  # or "tag:NAME", a tag's activation
+TIME_SCALES = tuple(scale.TIME_SCALES)  # "native", "10", "30", "track"
 
 
 class Explorer(ExplorerWidget):
@@ -44,22 +52,32 @@ class Explorer(ExplorerWidget):
         The scanned collection: artist, title, album and genre of each track (without it, file
         names label the points).
     embeddings : Embeddings
-        What :func:`embedexplore.extract` returned, or :func:`embedexplore.open_store`.
+        What :func:`embedexplore.extract` returned, :func:`embedexplore.open_store`, or a
+        windows view of them (:meth:`Embeddings.windows
+        <embedexplore.embeddings.Embeddings.windows>`).
     left, right : dict, optional
-        Each pane's space and projection: ``model`` (``"musicnn"``, ``"vgg"``, or a full name such
-        as ``"musicnn-msd"``), ``dataset`` (``"msd"``, ``"mtt"``), ``layer`` (``"embeddings"``,
-        ``"taggrams"``), ``projection`` (``"pca"``, ``"std-pca"``, ``"tsne"``, ``"umap"``,
+        Each pane's space and projection: ``model`` (a model of the store by its full name,
+        e.g. ``"musicnn-msd"``, ``"vggish"``, one you registered; ``{"model": "musicnn",
+        "dataset": "msd"}`` is still understood), ``layer`` (``"embeddings"``,
+        ``"taggrams"``, ...), ``projection`` (``"pca"``, ``"std-pca"``, ``"tsne"``, ``"umap"``,
         ``"tags"``) and, for ``"tags"``, ``x_tag`` and ``y_tag``. Missing keys take defaults:
-        MusiCNN left and VGG right (MSD, embeddings, t-SNE).
+        MusiCNN left and VGG right (MSD, embeddings, t-SNE), where the store holds them.
     color_by : str, default: "artist"
         ``"artist"``, ``"album"``, ``"genre"``, ``"none"``, or ``"tag:NAME"`` (that tag's
         activation, e.g. ``"tag:piano"``).
     view : str, default: "segments"
-        ``"segments"`` (one point per 2.992 s segment), ``"trajectories"`` (a line through each
-        track's segments in time order) or ``"averages"`` (one point per track, sized by the
-        spread of its segments).
+        ``"segments"`` (one point per row of the time scale), ``"trajectories"`` (a line
+        through each track's rows in time order) or ``"averages"`` (one point per track, the
+        mean of its rows, sized by their spread).
+    time_scale : str, default: "native"
+        What a row is, one of :data:`TIME_SCALES`: ``"native"`` (the models' own segments,
+        e.g. 2.992 s; where the two panes' models have different clocks, windows of the
+        coarser one's segment length, and :attr:`scale_note` says so; given a windows view,
+        its windows), ``"10"`` or ``"30"``
+        (windows of that many seconds: each model's vector is the mean of its segments
+        centred in the window) or ``"track"`` (one row per track).
     every : int, default: 1
-        Show every ``every``-th segment (the thesis' "reduction"); 1 shows all.
+        Show every ``every``-th row (the thesis' "reduction"); 1 shows all.
     music : dict, optional
         Which music to show: ``{"artists": [...], "albums": [...], "genres": [...],
         "tracks": [...], "tags": [...]}`` (a track qualifies if it matches any entry; ``tags`` are
@@ -73,15 +91,24 @@ class Explorer(ExplorerWidget):
 
     Attributes
     ----------
+    embeddings : Embeddings
+        What the panes show (read-only): the embeddings given, those of the panes' clock, or
+        a windows view of them; its ``segments`` are the rows.
     selection : numpy.ndarray
-        ``int64`` array of shape ``(n_selected,)``: the selected segments, as sorted unique rows
-        of ``embeddings.segments``; set it (any integer sequence) to select from code. Observers
-        fire on every change (``explorer.observe(fn, "selection")``).
-    left, right, color_by, view, every, music, highlight
+        ``int64`` array of shape ``(n_selected,)``: the selected rows, sorted and unique, of
+        ``explorer.embeddings.segments``; set it (any integer sequence) to select from code.
+        Observers fire on every change (``explorer.observe(fn, "selection")``). A change of
+        the rows shown (another time scale, or a pane's model of another clock) clears it.
+    left, right, color_by, view, time_scale, every, music, highlight
         The parameters of the same names, as traits synced with the widget's menus both ways
         (``left`` and ``right`` normalised: every key of :data:`~embedexplore.widget.PANE_KEYS`
-        filled in, ``model`` the architecture and ``dataset`` apart); setting one from code
-        validates it (:class:`traitlets.TraitError` on a bad value) and redraws.
+        filled in, ``model`` the full name); setting one from code validates it
+        (:class:`traitlets.TraitError` on a bad value) and redraws.
+    scale_note : str
+        Why the panes do not show their models' own segments, e.g. ``"tiny: 1 s segments,
+        vgg-msd: 2.992 s segments — both panes show 2.992 s windows"``; empty otherwise.
+    segment_seconds, hop_seconds : float
+        A row's length and the time from one row's start to the next (0: whole tracks).
 
     Raises
     ------
@@ -90,8 +117,8 @@ class Explorer(ExplorerWidget):
     ValueError
         The store holds no extracted model yet.
     traitlets.TraitError
-        A pane spec, ``color_by``, ``view``, ``every``, ``music`` or ``highlight`` is invalid
-        (an unknown model, layer, projection or tag, an unknown key).
+        A pane spec, ``color_by``, ``view``, ``time_scale``, ``every``, ``music`` or
+        ``highlight`` is invalid (an unknown model, layer, projection or tag, an unknown key).
     """
 
     selection = t.Any()
@@ -105,42 +132,53 @@ class Explorer(ExplorerWidget):
         right: dict | None = None,
         color_by: str = "artist",
         view: str = "segments",
+        time_scale: str = "native",
         every: int = 1,
         music: dict | None = None,
         highlight: dict | None = None,
         seed: int = 0,
         height: int = 440,
     ) -> None:
-        if not (hasattr(embeddings, "segments") and hasattr(embeddings, "array")):
+        # not hasattr(embeddings, "segments"): reading it raises where the clocks differ
+        if not (hasattr(embeddings, "segments_of") and hasattr(embeddings, "array")):
             raise TypeError(
                 "embeddings must be what embedexplore.extract() or open_store() returns, got "
                 f"{type(embeddings).__name__}"
             )
         if not embeddings.models:
             raise ValueError(f"the store {embeddings.path} holds no extracted model yet")
-        self._emb = embeddings
+        self._base = embeddings  # what the menus offer; self._emb: the rows shown
         self._collection = collection
         self._seed = int(seed)
         self._ready = False
         self._syncing = False
+        self._views: dict[tuple, object] = {}  # the rows shown so far, by key (see _explorer_scale)
         self._meta = track_meta(embeddings, collection)
-        self._segment_track = embeddings.segments["track_id"].cat.codes.to_numpy().astype(np.int64)
-        self._point_rows = np.zeros(0, np.int64)  # segment row of each point (segments view)
+        self._point_rows = np.zeros(0, np.int64)  # row of each point (segments view)
         self._point_tracks = np.zeros(0, np.int64)
         self._top: dict[str, np.ndarray] = {}
+        left = self._pane_spec(left or {}, "left")
+        right = self._pane_spec(right or {}, "right")
+        shown = self._show(left["model"], right["model"], scale.check_time_scale(time_scale))
         super().__init__(
-            left=self._pane_spec(left or {}, "left"),
-            right=self._pane_spec(right or {}, "right"),
+            left=left,
+            right=right,
             color_by=color_by,
             view=view,
+            time_scale=time_scale,
             every=every,
             music=music or {},
             highlight=highlight or {},
             height=height,
             selection=np.zeros(0, np.int64),
+            segment_seconds=shown.segment_seconds,
+            hop_seconds=shown.hop_seconds,
+            scale_note=shown.note,
         )
         self.track_labels = list(self._meta["label"])
-        self.options = self._options()
+        durations = embeddings.tracks["duration"].to_numpy(np.float64)
+        self.track_durations = durations.astype("<f4").tobytes()
+        self.options = menus(embeddings, self._meta)
         self.on_msg(self._on_message)
         self._ready = True
         self._refresh_points()
@@ -148,7 +186,7 @@ class Explorer(ExplorerWidget):
     # -- validation of the controls (from code and from the browser alike) ---------------------
 
     def _pane_spec(self, spec, side: str) -> dict:
-        return pane_spec(self._emb, spec, side)
+        return pane_spec(self._base, spec, side)
 
     @t.validate("left", "right")
     def _check_pane(self, proposal):
@@ -159,10 +197,11 @@ class Explorer(ExplorerWidget):
         value = proposal.value
         if value in COLOR_BY:
             return value
-        if isinstance(value, str) and value.startswith("tag:") and self._tag_model(value[4:]):
+        tag = value[4:] if isinstance(value, str) and value.startswith("tag:") else None
+        if tag is not None and self._tag_model(tag, self._base):
             return value
         raise t.TraitError(
-            f"color_by must be one of {COLOR_BY} or 'tag:NAME' with a tag of the models shown, "
+            f"color_by must be one of {COLOR_BY} or 'tag:NAME' with a tag of the store's models, "
             f"got {value!r}"
         )
 
@@ -171,6 +210,10 @@ class Explorer(ExplorerWidget):
         if proposal.value not in VIEWS:
             raise t.TraitError(f"view must be one of {VIEWS}, got {proposal.value!r}")
         return proposal.value
+
+    @t.validate("time_scale")
+    def _check_time_scale(self, proposal):
+        return scale.check_time_scale(proposal.value)
 
     @t.validate("every")
     def _check_every(self, proposal):
@@ -200,10 +243,12 @@ class Explorer(ExplorerWidget):
         try:
             rows = np.unique(np.asarray(rows.ravel(), np.int64))
         except (TypeError, ValueError) as e:
-            raise t.TraitError(f"selection must be segment rows (integers): {e}") from None
+            raise t.TraitError(f"selection must be rows (integers): {e}") from None
         n = len(self._emb.segments)
         if len(rows) and (rows[0] < 0 or rows[-1] >= n):
-            raise t.TraitError(f"selection rows must lie in [0, {n}) (rows of embeddings.segments)")
+            raise t.TraitError(
+                f"selection rows must lie in [0, {n}) (rows of explorer.embeddings.segments)"
+            )
         return rows
 
     # -- reacting to changes ----------------------------------------------------------------------
@@ -215,11 +260,21 @@ class Explorer(ExplorerWidget):
 
     @t.observe("left", "right")
     def _pane_changed(self, change):
+        if not self._ready:
+            return
+        if self._rows_changed():  # a model of another clock: other rows
+            self._refresh_points()
+            return
+        self._refresh_pane(change.name)
+        if change.name == "left":
+            self._refresh_colors()
+            self._refresh_highlight()
+
+    @t.observe("time_scale")
+    def _time_scale_changed(self, change):
         if self._ready:
-            self._refresh_pane(change.name)
-            if change.name == "left":
-                self._refresh_colors()
-                self._refresh_highlight()
+            self._rows_changed()
+            self._refresh_points()
 
     @t.observe("color_by")
     def _color_changed(self, change):
@@ -254,19 +309,58 @@ class Explorer(ExplorerWidget):
         finally:
             self._syncing = False
 
+    # -- the rows shown (see _explorer_scale) -----------------------------------------------------
+
+    @property
+    def embeddings(self):
+        """The embeddings the panes show, whose rows :attr:`selection` indexes (read-only).
+
+        The :class:`~embedexplore.Embeddings` given (with only the models of the panes' clock,
+        where the store holds models of several clocks), or a windows view of them
+        (:meth:`Embeddings.windows <embedexplore.embeddings.Embeddings.windows>`) at a time
+        scale other than ``"native"``, or where the panes' models have different clocks.
+        """
+        return self._emb
+
+    def _show(self, left: str, right: str, time_scale: str) -> scale.Rows:
+        shown = scale.rows_shown(self._base, left, right, time_scale, self._views)
+        self._shown = shown
+        self._emb = shown.embeddings
+        counts = self._emb.tracks["n_segments"].to_numpy()
+        self._segment_track = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+        return shown
+
+    def _rows_changed(self) -> bool:
+        """Show the rows of the panes' models at the time scale; True (and the selection
+        cleared) if they are other rows than before."""
+        before = self._shown.key
+        shown = self._show(self._model("left"), self._model("right"), self.time_scale)
+        with self.hold_sync():
+            self.segment_seconds = shown.segment_seconds
+            self.hop_seconds = shown.hop_seconds
+            self.scale_note = shown.note
+        if shown.key == before:
+            return False
+        if len(self.selection):
+            self._syncing = True  # the bits follow in _refresh_points
+            try:
+                self.selection = np.zeros(0, np.int64)
+            finally:
+                self._syncing = False
+        return True
+
     # -- what is drawn ----------------------------------------------------------------------------
 
     def _refresh_points(self) -> None:
         tracks = self._shown_tracks()
         emb = self._emb
-        first = emb.tracks["first_row"].to_numpy()
         counts = emb.tracks["n_segments"].to_numpy()
         if self.view == "averages":
             self._point_tracks = tracks[counts[tracks] > 0]
             self._point_rows = np.zeros(0, np.int64)
             segment = np.full(len(self._point_tracks), SEGMENT_NONE, np.uint32)
         else:
-            rows = track_rows(first, counts, tracks)[:: self.every]
+            rows = rows_of_tracks(emb.tracks, tracks)[:: self.every]
             self._point_rows = rows
             self._point_tracks = self._segment_track[rows]
             segment = emb.segments["segment"].to_numpy()[rows].astype(np.uint32)
@@ -287,8 +381,7 @@ class Explorer(ExplorerWidget):
         self._refresh_highlight()
 
     def _model(self, side: str) -> str:
-        spec = getattr(self, side)
-        return f"{spec['model']}-{spec['dataset']}" if spec["dataset"] else spec["model"]
+        return getattr(self, side)["model"]
 
     def _refresh_pane(self, side: str) -> None:
         spec = getattr(self, side)
@@ -365,65 +458,46 @@ class Explorer(ExplorerWidget):
         w = (s - lo) / (hi - lo) if hi > lo else np.full_like(s, 0.5)
         return w.astype("<f4").tobytes()
 
-    def _tag_model(self, tag: str) -> str | None:
+    def _tag_model(self, tag: str, embeddings=None) -> str | None:
         """The model whose activation of ``tag`` colours the points: the left pane's, else the
-        right's, else any model with that tag."""
-        order = [self._model("left"), self._model("right"), *self._emb.models]
-        for m in order:
-            if tag in (self._emb.labels(m) or ()) and "taggrams" in self._emb.layers(m):
+        right's, else any model with that tag (of ``embeddings``: by default those shown)."""
+        emb = embeddings if embeddings is not None else self._emb
+        for m in dict.fromkeys([self._model("left"), self._model("right"), *emb.models]):
+            if m in emb.models and tag in (emb.labels(m) or ()) and "taggrams" in emb.layers(m):
                 return m
         return None
 
     def _refresh_colors(self) -> None:
         n = len(self._point_tracks)
-        by = self.color_by
-        if by.startswith("tag:"):
-            tag = by[4:]
-            model = self._tag_model(tag)
+        by, kind = self.color_by, "categorical"
+        model = self._tag_model(by[4:]) if by.startswith("tag:") else None
+        if model is not None:
             x = self._taggrams(model)
-            v = x[:, list(self._emb.labels(model)).index(tag)] if n else np.zeros(0)
-            codes, legend = colors.ramp_codes(v, f"{tag} ({model})")
+            v = x[:, list(self._emb.labels(model)).index(by[4:])] if n else np.zeros(0)
+            codes, legend = colors.ramp_codes(v, f"{by[4:]} ({model})")
             kind = "continuous"
-        elif by == "none":
-            codes, legend = np.zeros(n, np.int64), [{"label": "all", "color": colors.ALL}]
-            kind = "categorical"
+        elif by == "none" or by.startswith("tag:"):  # a tag only a model of another clock has
+            label = "all" if by == "none" else f"{by[4:]}: not among the models of these rows"
+            codes, legend = np.zeros(n, np.int64), [{"label": label, "color": colors.ALL}]
         else:
             labels = self._meta[by].to_numpy(dtype=object)[self._point_tracks]
             codes, legend = colors.categories(labels)
-            kind = "categorical"
         with self.hold_sync():
             self.color_codes = codes.astype("<u2").tobytes()
             self.legend = legend
             self.color_kind = kind
 
-    def _track_matches(self, spec: dict) -> np.ndarray:
-        """Which tracks (all of embeddings.tracks) match any entry of a music/highlight spec."""
-        hit = tracks_matching(self._meta, spec)
-        tags = spec.get("tags", [])
-        if tags:
-            hit |= self._tracks_with_tags(tags)
-        return hit
-
-    def _tracks_with_tags(self, tags) -> np.ndarray:
-        model = self._model("left")
-        labels = self._emb.labels(model)
-        if not labels or "taggrams" not in self._emb.layers(model):
-            return np.zeros(len(self._meta), bool)
-        cols = tag_columns(labels, tags)
-        mean = np.nan_to_num(self._emb.per_track(model, "taggrams").mean, nan=-1.0)
-        top = np.argpartition(-mean, 3, axis=1)[:, :3]
-        return np.isin(top, cols).any(axis=1)
-
     def _shown_tracks(self) -> np.ndarray:
         if not self.music:
             return np.arange(len(self._meta), dtype=np.int64)
-        return np.flatnonzero(self._track_matches(self.music)).astype(np.int64)
+        hit = tracks_matching(self._meta, self.music, self._emb, self._model("left"))
+        return np.flatnonzero(hit).astype(np.int64)
 
     def _refresh_highlight(self) -> None:
         if not self.highlight:
             self.highlighted = b""
             return
-        hit = self._track_matches({k: v for k, v in self.highlight.items() if k != "tags"})
+        hit = tracks_matching(self._meta, self.highlight)  # tags: of each point, below
         mask = hit[self._point_tracks]
         tags = self.highlight.get("tags", [])
         if tags:  # segments whose own three strongest tags (left pane's model) include one
@@ -435,85 +509,42 @@ class Explorer(ExplorerWidget):
                 mask |= np.isin(top, cols).any(axis=1)
         self.highlighted = mask.astype(np.uint8).tobytes()
 
-    def _options(self) -> dict:
-        models = {}
-        for m in self._emb.models:
-            arch, _, data = m.partition("-")
-            models.setdefault(arch, []).append(data)
-        meta = self._meta
-        return {
-            "models": models,
-            "layers": {m: list(self._emb.layers(m)) for m in self._emb.models},
-            "projections": list(PROJECTIONS),
-            "projection_names": PROJECTION_NAMES,
-            "tags": {m: list(self._emb.labels(m)) for m in self._emb.models if self._emb.labels(m)},
-            "views": list(VIEWS),
-            "color_by": list(COLOR_BY),
-            "artists": sorted({a for a in meta["artist"].dropna()}, key=str.casefold),
-            "albums": sorted({a for a in meta["album"].dropna()}, key=str.casefold),
-            "genres": sorted({g for gs in meta["genres"] for g in gs}, key=str.casefold),
-        }
-
     # -- selection --------------------------------------------------------------------------------
 
     def _rows_of_points(self, points: np.ndarray) -> np.ndarray:
         if self.view != "averages":
             return np.sort(self._point_rows[points])
-        tracks = self._point_tracks[points]
-        first = self._emb.tracks["first_row"].to_numpy()
-        counts = self._emb.tracks["n_segments"].to_numpy()
-        return track_rows(first, counts, np.sort(tracks))
+        return rows_of_tracks(self._emb.tracks, np.sort(self._point_tracks[points]))
 
     def _bits_of_rows(self, rows) -> bytes:
         rows = np.asarray(rows if rows is not None else [], np.int64)
-        if not len(rows):
-            return b""
         if self.view == "averages":
             mask = np.isin(self._point_tracks, np.unique(self._segment_track[rows]))
         else:
             mask = np.isin(self._point_rows, rows)
-        if not mask.any():
-            return b""
-        return np.packbits(mask, bitorder="little").tobytes()
+        return np.packbits(mask, bitorder="little").tobytes() if mask.any() else b""
 
     @property
     def selected_segments(self) -> pd.DataFrame:
-        """The selected segments with their track's tags and their strongest model tags.
+        """The selected rows (segments or windows) with their track's tags and strongest tags.
 
-        A :class:`pandas.DataFrame` of ``n_selected`` rows of ``embeddings.segments`` (same
-        index: the segment rows), with the track's ``artist``, ``title``, ``album`` and
-        ``genre`` (its first), and ``top_tags`` (list of the three strongest tags of the left
-        pane's model, when that model's taggrams are stored).
+        A :class:`pandas.DataFrame` of the ``n_selected`` rows of
+        ``explorer.embeddings.segments`` (same index; ``start`` and ``end`` in seconds), with
+        the track's ``artist``, ``title``, ``album`` and ``genre`` (its first), and
+        ``top_tags`` (list of the three strongest tags of the left pane's model, when that
+        model's taggrams are stored: of the row's mean taggram for a window).
         """
-        rows = self.selection
-        seg = self._emb.segments.iloc[rows].copy()
-        meta = self._meta.reindex(pd.Index(seg["track_id"].astype(TEXT)))
-        for col in ("artist", "title", "album", "genre"):
-            seg[col] = meta[col].to_numpy()
-        model = self._model("left")
-        labels = self._emb.labels(model)
-        if labels and "taggrams" in self._emb.layers(model) and len(rows):
-            x = np.asarray(self._emb.array(model, "taggrams")[rows], np.float32)
-            top = np.argsort(-x, axis=1)[:, :3]
-            labels = np.asarray(labels, dtype=object)
-            seg["top_tags"] = [list(labels[r]) for r in top]
-        return seg
+        return rows_table(self._emb, self._meta, self.selection, self._model("left"))
 
     @property
     def selected_tracks(self) -> pd.DataFrame:
         """The tracks of the selection, in order of first selected row.
 
         A :class:`pandas.DataFrame` indexed by ``track_id``: ``artist``, ``title``, ``album``,
-        ``genre`` (the first), ``path``, and ``n_selected`` of the track's ``n_segments``
-        segments (both ``int64``).
+        ``genre`` (the first), ``path``, and ``n_selected`` of the track's ``n_segments`` rows
+        (segments or windows of ``explorer.embeddings``; both ``int64``).
         """
-        seg = self._emb.segments.iloc[self.selection]
-        counts = seg["track_id"].astype(TEXT).value_counts(sort=False)
-        ids = pd.Index(pd.unique(seg["track_id"].astype(TEXT)), name="track_id")
-        out = self._meta.reindex(ids)[["artist", "title", "album", "genre", "path"]].copy()
-        out["n_selected"] = counts.reindex(ids).to_numpy(np.int64)
-        out["n_segments"] = self._emb.tracks["n_segments"].reindex(ids).to_numpy(np.int64)
-        return out
+        return tracks_table(self._emb, self._meta, self.selection)
 
     def playlist(self, *, order: str = "selection", path=None, relative: bool = False):
         """The selection as a playlist, one entry per track, saved to ``path`` when given.

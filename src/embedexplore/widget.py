@@ -9,8 +9,9 @@ writes exactly these traits. Arrays travel as little-endian binary buffers (``by
 trait                   layout      meaning
 ======================  ==========  ============================================================
 ``point_track``         uint32[n]   track index (row of ``embeddings.tracks``) of each point
-``point_segment``       uint32[n]   segment index within its track (``SEGMENT_NONE``: a track
-                                    average)
+``point_segment``       uint32[n]   row index within its track: segment or window ``k``
+                                    (``SEGMENT_NONE``: a track average)
+``track_durations``     float32[t]  each track's duration in seconds (ends the last window)
 ``left_xy``             float32[2n] the left pane's x then y, in [-1, 1] (aspect kept)
 ``left_tags``           uint8[3n]   the three strongest tags of each point (into ``left_tag_names``)
 ``color_codes``         uint16[n]   each point's entry of ``legend``
@@ -19,8 +20,13 @@ trait                   layout      meaning
 ``selected``            bits[n]     the selection, bit ``i % 8`` of byte ``i // 8``; both ways
 ======================  ==========  ============================================================
 
-The browser may write only the controls (``left``, ``right``, ``color_by``, ``view``, ``every``,
-``music``, ``highlight``) and ``selected``: the traits tagged ``from_browser``. Any other change
+Row ``k`` of a track spans ``[k * hop_seconds, k * hop_seconds + segment_seconds)``, cut at the
+track's end (both 0: the row is the whole track); the page uses them for labels only, the kernel
+cuts clips from its own table of rows.
+
+The browser may write only the controls (``left``, ``right``, ``color_by``, ``view``,
+``time_scale``, ``every``, ``music``, ``highlight``) and ``selected``: the traits tagged
+``from_browser``. Any other change
 it sends is dropped and the kernel's value sent back, and a control value the kernel refuses
 (a :class:`traitlets.TraitError`) is logged and reset the same way, so a hostile or stale page
 can neither change what the kernel computes from nor leave a traceback in the notebook.
@@ -41,7 +47,7 @@ __all__ = ["PANE_KEYS", "SEGMENT_NONE", "ExplorerWidget"]
 logger = logging.getLogger(__name__)
 
 SEGMENT_NONE = 0xFFFFFFFF
-PANE_KEYS = ("model", "dataset", "layer", "projection", "x_tag", "y_tag")
+PANE_KEYS = ("model", "layer", "projection", "x_tag", "y_tag")
 
 _STATIC = Path(__file__).parent / "static"
 
@@ -102,8 +108,11 @@ class ExplorerWidget(anywidget.AnyWidget):
     point_track = t.Bytes(b"").tag(sync=True)
     point_segment = t.Bytes(b"").tag(sync=True)
     track_labels = t.List(t.Unicode()).tag(sync=True)
-    # for the labels' times only: the kernel cuts clips from its own segments table
+    track_durations = t.Bytes(b"").tag(sync=True)
+    # the rows' times, for the labels only: the kernel cuts clips from its own table of rows
     segment_seconds = t.Float(SEGMENT_SECONDS).tag(sync=True)
+    hop_seconds = t.Float(SEGMENT_SECONDS).tag(sync=True)
+    scale_note = t.Unicode("").tag(sync=True)
     left_xy = t.Bytes(b"").tag(sync=True)
     right_xy = t.Bytes(b"").tag(sync=True)
     left_tags = t.Bytes(b"").tag(sync=True)
@@ -128,6 +137,7 @@ class ExplorerWidget(anywidget.AnyWidget):
     right = t.Dict().tag(sync=True, from_browser=True)
     color_by = t.Unicode("artist").tag(sync=True, from_browser=True)
     view = t.Unicode("segments").tag(sync=True, from_browser=True)
+    time_scale = t.Unicode("native").tag(sync=True, from_browser=True)
     every = t.Int(1).tag(sync=True, from_browser=True)
     music = t.Dict().tag(sync=True, from_browser=True)
     highlight = t.Dict().tag(sync=True, from_browser=True)
