@@ -451,6 +451,13 @@ def test_handcrafted_baselines_extract_and_compare_at_the_original_clock(music, 
     m = nn_similarity_matrix(spaces(emb, layers=["embeddings"]), 3, device="cpu")
     names = ["mfcc-stats/embeddings", "chroma-stats/embeddings", "vgg-msd/embeddings"]
     assert list(m.index) == names
+    # and they show: both panes at their shared clock, no note
+    x = ee.Explorer(None, emb, left={"model": "mfcc-stats", "projection": "pca"},
+                    right={"model": "chroma-stats", "projection": "pca"})  # fmt: skip
+    assert x.n_points == len(emb.segments) and x.scale_note == ""
+    for side in ("left", "right"):
+        xy = np.frombuffer(getattr(x, f"{side}_xy"), "<f4")
+        assert len(xy) == 2 * x.n_points and np.isfinite(xy).all() and xy.std() > 0
 
 
 @pytest.fixture
@@ -489,6 +496,16 @@ def test_vggish_with_its_weights_extracts_at_its_own_clock(vggish_weights, music
     np.testing.assert_allclose(b.array("vggish"), a.array("vggish"), rtol=1e-5, atol=1e-6)
     w = a.windows(30)
     assert w.array("vggish").shape == (len(w.segments), 128)
+    # shown beside VGG: both panes on windows of VGG's coarser 2.992 s clock, said so
+    x = ee.Explorer(None, a, left={"model": "vgg-msd", "projection": "pca"},
+                    right={"model": "vggish", "projection": "pca"})  # fmt: skip
+    assert x.n_points == len(a.windows(2.992).segments)
+    assert (
+        "vggish: 0.975 s segments every 0.96 s" in x.scale_note
+        and "2.992 s windows" in x.scale_note
+    )
+    xy = np.frombuffer(x.right_xy, "<f4")
+    assert len(xy) == 2 * x.n_points and np.isfinite(xy).all() and xy.std() > 0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert registry.get("vggish").version == registry.get("vggish").version
