@@ -29,32 +29,6 @@ def demo_store(tmp_path_factory):
     return folder, base / "store"
 
 
-#: How the tests register their own model, "tiny" (see :func:`tiny_model`).
-TINY = {"sample_rate": 22050, "segment_seconds": 1.0, "layers": {"embeddings": 4}, "version": "1"}
-
-
-def tiny_model():
-    """A model of the tests' own, registered as "tiny": the RMS energy of each eighth of a 1 s
-    segment at 22,050 Hz through a fixed linear layer (4 dimensions). Self-contained: the browser
-    tests put its source into a notebook cell."""
-    import torch
-
-    class Tiny(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.linear = torch.nn.Linear(8, 4)
-            with torch.no_grad():
-                self.linear.weight.copy_(torch.linspace(-1.0, 1.0, 32).reshape(4, 8))
-                self.linear.bias.zero_()
-
-        def forward(self, x):
-            n = x.shape[1] // 8 * 8
-            rms = x[:, :n].reshape(x.shape[0], 8, -1).pow(2).mean(-1).sqrt()
-            return {"embeddings": self.linear(rms)}
-
-    return Tiny()
-
-
 @pytest.fixture(scope="session")
 def clocks_store(tmp_path_factory):
     """Five tracks (9-40 s of tones with slow swells) extracted with vgg-msd (2.992 s segments)
@@ -62,6 +36,7 @@ def clocks_store(tmp_path_factory):
     registered for the extraction only."""
     import embedexplore as ee
     from audiofiles import write
+    from tinymodel import TINY, tiny_model
 
     base = tmp_path_factory.mktemp("clocks")
     rng = np.random.default_rng(5)

@@ -424,7 +424,7 @@ def test_decoder_messages_reach_the_page_without_the_path(explorer, monkeypatch,
 def tiny():
     """The tests' own model "tiny" (1 s segments) registered, as in the session that extracted
     the clocks store (see conftest)."""
-    from conftest import TINY, tiny_model
+    from tinymodel import TINY, tiny_model
 
     ee.register_model("tiny", tiny_model(), **TINY)
     yield

@@ -338,7 +338,7 @@ def test_click_plays_the_segment(session):
 def clocks_session(browser, clocks_store):
     """The store of vgg-msd (2.992 s) and the tests' "tiny" (1 s, registered in the notebook as a
     user would), both panes VGG to begin with."""
-    from conftest import TINY, tiny_model
+    from tinymodel import TINY, tiny_model
 
     folder, store = clocks_store
     with _opened(browser, CLOCKS_NOTEBOOK, [
