@@ -442,6 +442,7 @@ def test_handcrafted_baselines_extract_and_compare_at_the_original_clock(music, 
     tid, path = emb.tracks.index[1], emb.tracks["path"].iloc[1]
     x = ee.audio.load(path)
     n = len(emb.track(tid))
+    x = np.concatenate([x, np.zeros(ORIGINAL.segment, np.float32)])  # a last segment's tail
     segs = x[: n * ORIGINAL.segment].reshape(n, ORIGINAL.segment)
     with torch.inference_mode():
         want = MFCCStats(16000)(torch.from_numpy(segs))["embeddings"].numpy()
@@ -569,3 +570,49 @@ def test_no_list_of_model_names_and_no_clock_constant_outside_the_registry():
             ):
                 found.append(f"{rel}:{line}: clock number {value!r}")
     assert not found, "\n".join(found)
+
+
+def test_a_baseline_beside_a_tagger_cuts_the_same_segments(tmp_path):
+    """A track whose last 2.992 s lacks less than one mel hop: the taggers read it (their
+    centred frames), and so does every model of their clock (the clock's tail)."""
+    import soundfile as sf
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for n in (95_600, 47_700, 47_872 * 3 - 1):
+        sf.write(folder / f"{n}.wav", (0.1 * rng.standard_normal(n)).astype(np.float32), 16000)
+    emb = _extract(folder, tmp_path / "store", ["vgg-msd", "chroma-stats"])
+    counts = dict(
+        zip(emb.tracks["path"].map(lambda p: Path(p).stem), emb.tracks["n_segments"], strict=True)
+    )
+    assert counts == {"95600": 2, "47700": 1, "143615": 3}  # (1 + n // 256) // 187
+    assert len(emb.array("chroma-stats")) == len(emb.segments) == 6
+
+
+def test_windows_hold_every_segment_once_across_blocks(monkeypatch, registered, music, tmp_path):
+    """Window means computed in blocks (here of 7 rows) equal those of one pass, and a window
+    is never split between two blocks."""
+    import embedexplore._grid as grid
+
+    emb = _extract(music, tmp_path / "store", ["energy"])
+    whole = {w: emb.windows(w).array("energy") for w in (2, 10, "track")}
+    monkeypatch.setattr(grid, "BLOCK_ROWS", 7)
+    for w, want in whole.items():
+        np.testing.assert_allclose(emb.windows(w).array("energy"), want, rtol=1e-6)
+    # a centre on a window's edge falls in the window it starts (1 s segments every 0.5 s:
+    # centres at 0.5, 1.0, 1.5 ...; windows of 1.1 s hold the centre at 5.5 s in window 5)
+    registry.register_model(
+        "halves", lambda x: {"embeddings": x[:, :1]}, sample_rate=8000, segment_seconds=1.0,
+        hop_seconds=0.5, layers={"embeddings": 1}, version="1",
+    )  # fmt: skip
+    try:
+        e = _extract(music, tmp_path / "store2", ["halves"])
+        view = e.windows(1.1)
+        seg = e.segments_of("halves")
+        keys = grid.window_keys(e._grid("halves"), 1.1, e.tracks["duration"].to_numpy())
+        centre = (seg["start"] + seg["end"]).to_numpy() / 2
+        assert (keys[np.isclose(centre, 5.5)] & 0xFFFFFFFF == 5).all()
+        assert (view.segments["end"] > view.segments["start"]).all()  # short tracks too
+    finally:
+        registry.unregister("halves")

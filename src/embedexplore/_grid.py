@@ -7,6 +7,8 @@ view (:meth:`Embeddings.windows <embedexplore.embeddings.Embeddings.windows>`).
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 
@@ -113,19 +115,35 @@ def track_means(x, grid: Grid, track_ids: pd.Index) -> TrackAggregate:
     return TrackAggregate(track_ids, mean, std, n)
 
 
-def window_keys(grid: Grid, seconds: float | None) -> np.ndarray:
+def window_keys(grid: Grid, seconds: float | None, durations: np.ndarray) -> np.ndarray:
     """For each row of a clock's ``grid``: the window its segment's centre falls in,
     ``floor(centre / seconds)`` (0 for every row with ``seconds`` None, one window a track),
-    as a sortable key ``(track << 32) | window``."""
+    as a sortable key ``(track << 32) | window``.
+
+    Computed in integers (the window's length as a fraction ``p / q`` of seconds), so that a
+    centre on a window's edge falls in the window it starts. A centre past the track's end (the
+    segment of a track shorter than one, repeated to fill it) counts in the track's last
+    window.
+    """
     clock = grid.clock
     k = grid.within()
+    track = np.repeat(np.arange(len(grid.n), dtype=np.int64), grid.n)
     if seconds is None:
         win = np.zeros(grid.total, np.int64)
     else:
-        # the centre in samples, doubled to stay whole: 2 k hop + segment
+        w = Fraction(seconds).limit_denominator(1_000_000)
+        # centre / w = (2 k hop + segment) / (2 rate) * q / p, in whole numbers
         centre2 = 2 * k * clock.hop + clock.segment
-        win = np.floor(centre2 / (2.0 * clock.sample_rate * seconds)).astype(np.int64)
-    track = np.repeat(np.arange(len(grid.n), dtype=np.int64), grid.n)
+        win = (centre2 * w.denominator) // (2 * clock.sample_rate * w.numerator)
+        dur = durations[track]
+        last = np.where(
+            np.isfinite(dur) & (dur > 0), np.ceil(np.nan_to_num(dur) / float(w)) - 1, np.inf
+        )
+        win = np.minimum(win, last).astype(np.int64)
+    if len(win) and win.max() >= 2**31:
+        raise ValueError(
+            f"windows of {seconds} s are too short for tracks this long: use longer windows"
+        )
     return (track << 32) | win
 
 
@@ -151,7 +169,7 @@ def window_grid(
     keys : dict of str to numpy.ndarray
         Each model's row keys (see :func:`window_keys`).
     """
-    keys = {m: window_keys(g, seconds) for m, g in grids.items()}
+    keys = {m: window_keys(g, seconds, durations) for m, g in grids.items()}
     common = None
     for k in keys.values():
         u = np.unique(k)
@@ -176,7 +194,8 @@ def window_means(x, keys: np.ndarray, windows: Grid) -> np.ndarray:
     """The mean of ``x``'s rows in each window of ``windows`` (rows keyed by ``keys``, in
     order), ``float32`` ``[windows, dim]``; computed in float64, in blocks."""
     out = np.zeros((windows.total, x.shape[1]), np.float32)
-    for lo in range(0, len(keys), BLOCK_ROWS):
+    lo = 0
+    while lo < len(keys):
         hi = min(len(keys), lo + BLOCK_ROWS)
         # extend the block to the end of its last window, so that a window is never split
         while hi < len(keys) and keys[hi] == keys[hi - 1]:
@@ -184,6 +203,7 @@ def window_means(x, keys: np.ndarray, windows: Grid) -> np.ndarray:
         k = keys[lo:hi]
         keep = np.isin(k, windows.keys)
         if not keep.any():
+            lo = hi
             continue
         block = np.asarray(x[lo:hi], np.float64)[keep]
         k = k[keep]
@@ -191,4 +211,5 @@ def window_means(x, keys: np.ndarray, windows: Grid) -> np.ndarray:
         sums = np.add.reduceat(block, starts, axis=0)
         counts = np.diff(np.concatenate([starts, [len(k)]]))[:, None]
         out[np.searchsorted(windows.keys, k[starts])] = sums / counts
+        lo = hi
     return out

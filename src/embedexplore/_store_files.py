@@ -75,10 +75,11 @@ def check_manifest(m) -> None:
         clock = e.get("clock")
         if clock is not None and not (
             isinstance(clock, dict)
-            and set(clock) == {"sample_rate", "segment", "hop"}
-            and all(_is_int(v) and v > 0 for v in clock.values())
+            and {"sample_rate", "segment", "hop"} <= set(clock)
+            and set(clock) <= {"sample_rate", "segment", "hop", "tail"}
+            and all(_is_int(v) and v >= 0 for v in clock.values())
         ):
-            raise ValueError(f"{name}'s clock is not a sample rate, segment and hop")
+            raise ValueError(f"{name}'s clock is not a sample rate, segment, hop and tail")
         labels = e.get("labels")
         if labels is not None and not (
             isinstance(labels, list) and all(isinstance(x, str) for x in labels)

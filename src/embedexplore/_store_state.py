@@ -72,7 +72,7 @@ def version_clock(version: str) -> Clock:
     (``"1/float32/22050:22050:22050"``), the original models' clock for theirs."""
     tail = version.rsplit("/", 1)[-1]
     fields = tail.split(":")
-    if len(fields) == 3 and all(f.isdigit() for f in fields):
+    if len(fields) in (3, 4) and all(f.isdigit() for f in fields):
         try:
             return Clock(*(int(f) for f in fields))
         except ValueError:

@@ -47,6 +47,11 @@ class Clock:
     hop : int
         Samples from the start of one segment to the start of the next (``segment``: segments
         that neither overlap nor leave gaps).
+    tail : int, default: 0
+        Samples a track's last segment may lack (read as zeros). The original models' centred
+        mel frames read their last patch from up to 256 samples past the audio (the frame's
+        centre is the last sample that counts): their clock has a tail of 256, so that every
+        model of that clock cuts the same segments.
 
     Raises
     ------
@@ -57,13 +62,18 @@ class Clock:
     sample_rate: int
     segment: int
     hop: int
+    tail: int = 0
 
     def __post_init__(self) -> None:
-        for what in ("sample_rate", "segment", "hop"):
+        for what in ("sample_rate", "segment", "hop", "tail"):
             v = getattr(self, what)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"a clock's {what} must be a positive whole number, got {v!r}")
+            if v == 0 and what != "tail":
                 raise ValueError(f"a clock's {what} must be a positive whole number, got {v!r}")
             object.__setattr__(self, what, int(v))
+        if self.tail >= self.segment:
+            raise ValueError(f"a clock's tail must be shorter than its segment, got {self.tail}")
 
     @classmethod
     def from_seconds(
@@ -127,8 +137,10 @@ class Clock:
 
     @property
     def key(self) -> str:
-        """A short text naming the clock exactly, e.g. ``"16000:47872:47872"``."""
-        return f"{self.sample_rate}:{self.segment}:{self.hop}"
+        """A short text naming the clock exactly, e.g. ``"22050:22050:22050"`` (with
+        ``":tail"`` where there is one)."""
+        key = f"{self.sample_rate}:{self.segment}:{self.hop}"
+        return key + (f":{self.tail}" if self.tail else "")
 
     def describe(self) -> str:
         """The clock in words.
@@ -146,8 +158,9 @@ class Clock:
     def count(self, n_samples: int) -> int:
         """Segments in a waveform of ``n_samples`` samples at :attr:`sample_rate`.
 
-        A partial last segment is dropped; a non-empty waveform shorter than one segment is
-        repeated until it fills one, so that it has one segment; an empty one has none.
+        A partial last segment is dropped (one lacking at most :attr:`tail` samples is kept); a
+        non-empty waveform shorter than that is repeated until it fills one, so that it has one
+        segment; an empty one has none.
 
         Parameters
         ----------
@@ -157,11 +170,11 @@ class Clock:
         Returns
         -------
         int
-            ``1 + (n_samples - segment) // hop`` for a waveform of at least one segment.
+            ``1 + (n_samples - segment + tail) // hop`` for a waveform of at least one segment.
         """
         if n_samples <= 0:
             return 0
-        return 1 + max(0, n_samples - self.segment) // self.hop
+        return 1 + max(0, n_samples - self.segment + self.tail) // self.hop
 
     def times(self, n_segments: int) -> tuple[np.ndarray, np.ndarray]:
         """Start and end times in seconds of the first ``n_segments`` segments of a track.
@@ -196,9 +209,12 @@ class Clock:
         Returns
         -------
         dict of str to int
-            ``{"sample_rate": ..., "segment": ..., "hop": ...}``.
+            ``{"sample_rate": ..., "segment": ..., "hop": ...}`` (and ``"tail"`` if any).
         """
-        return {"sample_rate": self.sample_rate, "segment": self.segment, "hop": self.hop}
+        out = {"sample_rate": self.sample_rate, "segment": self.segment, "hop": self.hop}
+        if self.tail:
+            out["tail"] = self.tail
+        return out
 
     @classmethod
     def from_json(cls, data: Any) -> Clock:
@@ -219,9 +235,10 @@ class Clock:
         ValueError
             ``data`` is not such a record.
         """
-        if not isinstance(data, dict) or set(data) != {"sample_rate", "segment", "hop"}:
-            raise ValueError("a clock is a record of sample_rate, segment and hop")
-        return cls(data["sample_rate"], data["segment"], data["hop"])
+        keys = {"sample_rate", "segment", "hop"}
+        if not isinstance(data, dict) or not keys <= set(data) <= keys | {"tail"}:
+            raise ValueError("a clock is a record of sample_rate, segment, hop (and tail)")
+        return cls(data["sample_rate"], data["segment"], data["hop"], data.get("tail", 0))
 
 
 def _whole(x) -> int | None:
@@ -242,9 +259,10 @@ PATCH_FRAMES = 187
 """Mel frames in one patch of the original models (one segment)."""
 PATCH_SAMPLES = PATCH_FRAMES * MEL_HOP
 """Samples at 16 kHz covered by one segment of the original models: 47,872."""
-ORIGINAL = Clock(SAMPLE_RATE, PATCH_SAMPLES, PATCH_SAMPLES)
+ORIGINAL = Clock(SAMPLE_RATE, PATCH_SAMPLES, PATCH_SAMPLES, MEL_HOP)
 """The clock of MusiCNN and VGG (and of the handcrafted baselines): 2.992 s segments, no
-overlap, at 16 kHz."""
+overlap, at 16 kHz; the last may lack up to one mel hop (256 samples), as the original's
+centred frames read it: a track of ``m`` samples has ``(1 + m // 256) // 187`` segments."""
 SEGMENT_SECONDS = ORIGINAL.segment_seconds
 """Length of one segment of the original models in seconds: 2.992."""
 

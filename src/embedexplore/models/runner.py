@@ -143,12 +143,14 @@ class WaveformModel:
             ``clock.count(len(waveform))`` rows of ``clock.segment`` samples.
         """
         x = np.asarray(waveform, np.float32)
-        seg, hop = self.clock.segment, self.clock.hop
+        seg, hop, least = self.clock.segment, self.clock.hop, self.clock.segment - self.clock.tail
         if x.size == 0:
             return np.zeros((0, seg), np.float32)
-        if x.size < seg:
-            x = np.tile(x, -(-seg // x.size))[:seg]  # repeat-pad, as the original models
+        if x.size < least:
+            x = np.tile(x, -(-least // x.size))[:least]  # repeat-pad, as the original models
         n = self.clock.count(x.size)
+        if (n - 1) * hop + seg > x.size:  # the last segment lacks its tail: read as zeros
+            x = np.concatenate([x, np.zeros((n - 1) * hop + seg - x.size, np.float32)])
         return np.lib.stride_tricks.as_strided(
             x, shape=(n, seg), strides=(hop * x.strides[0], x.strides[0]), writeable=False
         )
