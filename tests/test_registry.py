@@ -616,3 +616,72 @@ def test_windows_hold_every_segment_once_across_blocks(monkeypatch, registered, 
         assert (view.segments["end"] > view.segments["start"]).all()  # short tracks too
     finally:
         registry.unregister("halves")
+
+
+def test_every_declaration_is_checked_plugins_included(tmp_path):
+    """register() checks what register_model checks: a plugin's ModelSpec cannot write a
+    manifest that does not load."""
+    from embedexplore.registry import ModelSpec
+
+    good = {"name": "p", "layers": {"embeddings": 4}, "clock": Clock(8000, 4000, 4000),
+            "version": "1", "model": rms}  # fmt: skip
+    for bad, match in (
+        ({"layers": {"embeddings": 4.0}}, "positive whole dimension"),
+        ({"clock": "8000:4000:4000"}, "must be an embedexplore.clock.Clock"),
+        ({"version": ""}, "version must be a non-empty string"),
+        ({"name": "../p"}, "a model's name may hold"),
+        ({"labels": ("a",)}, "1 labels name the columns"),
+        ({"clock": Clock(10**9, 10**9, 10**9)}, "beyond what a track holds"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            registry.register(ModelSpec(**(good | bad)))
+    assert registry.find("p") is None
+    with pytest.raises(ValueError, match="segment_seconds must be a number"):
+        registry.register_model("q", rms, sample_rate=8000, segment_seconds="1",
+                                layers={"embeddings": 2}, version="1")  # fmt: skip
+    spec = registry.register_model("q", rms, sample_rate=8000.0, segment_seconds=0.5,
+                                   layers={"embeddings": np.int64(2)}, version="1")  # fmt: skip
+    try:
+        assert spec.clock == Clock(8000, 4000, 4000) and spec.layers == {"embeddings": 2}
+    finally:
+        registry.unregister("q")
+
+
+@pytest.mark.slow
+def test_registered_again_with_other_layers_under_the_same_version_is_recomputed(music, tmp_path):
+    """A model registered again under its old version but with other layer sizes: its rows
+    are computed again, never mixed with rows of another shape."""
+    store = tmp_path / "store"
+    registry.register_model("m", lambda x: {"embeddings": x[:, :4]}, sample_rate=8000,
+                            segment_seconds=0.5, layers={"embeddings": 4}, version="1")  # fmt: skip
+    try:
+        _extract(music, store, ["m"])
+        registry.register_model("m", lambda x: {"embeddings": x[:, :8]}, sample_rate=8000,
+                                segment_seconds=0.5, layers={"embeddings": 8}, version="1",
+                                replace=True)  # fmt: skip
+        emb = _extract(music, store, ["m"])
+        assert emb.stats.extracted == len(SECONDS) and emb.array("m").shape[1] == 8
+        assert ee.open_store(store).array("m").shape[1] == 8
+    finally:
+        registry.unregister("m")
+
+
+@pytest.mark.slow
+def test_a_rebuilt_manifest_keeps_a_models_labels_and_clock(music, tmp_path):
+    """The labels of a model not built in live in its parts too: verify --repair rebuilds a
+    lost manifest with them, and the store opens with them where the model is not registered."""
+    registry.register_model(
+        "tagger2", lambda x: {"taggrams": np.stack([x.std(1), np.abs(x).max(1)], axis=1)},
+        sample_rate=8000, segment_seconds=0.5, layers={"taggrams": 2}, labels=("soft", "loud"),
+        version="1",
+    )  # fmt: skip
+    try:
+        _extract(music, tmp_path / "store", ["tagger2"])
+    finally:
+        registry.unregister("tagger2")
+    (tmp_path / "store" / "manifest.json").write_text("{ damaged")
+    report = ee.verify(tmp_path / "store", repair=True)
+    assert report.ok or not report.damaged_parts
+    emb = ee.open_store(tmp_path / "store")
+    assert emb.labels("tagger2") == ("soft", "loud") and emb.clock("tagger2").hop == 4000
+    assert list(emb.taggram("tagger2").columns) == ["soft", "loud"]

@@ -188,6 +188,7 @@ class _Run:
                 tracks=[(t["id"], t["size"], t["mtime_ns"]) for t in w.tracks],
                 n_segments=w.n_segments, arrays=arrays,
                 paths=[t["path"] for t in w.tracks], durations=[t["duration"] for t in w.tracks],
+                labels=None if self.taggers[m].spec.builtin else self.taggers[m].spec.labels,
             )  # fmt: skip
             added.append((m, pid, w))
         published = [

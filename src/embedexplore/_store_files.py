@@ -144,6 +144,11 @@ def check_index(index) -> None:
         and all(isinstance(c, str) for c in checksums.values())
     ):
         raise ValueError("its checksums do not name its layers")
+    labels = index.get("labels")
+    if labels is not None and not (
+        isinstance(labels, list) and all(isinstance(x, str) for x in labels)
+    ):
+        raise ValueError("its labels are not text")
     paths, durations = index.get("paths"), index.get("durations")
     if paths is not None and not (
         isinstance(paths, list)

@@ -180,6 +180,7 @@ def manifest_from_parts(store: Store) -> dict[str, Any]:
     The errors of earlier runs are lost (those files are tried again)."""
     groups: dict[str, dict[tuple, list[str]]] = {}
     newest: dict[str, tuple] = {}
+    labels: dict[str, list] = {}
     for m, pid in store.published_parts():  # oldest first
         part, problem = store.inspect_part(m, pid, content=True)
         if part is None:
@@ -188,11 +189,18 @@ def manifest_from_parts(store: Store) -> dict[str, Any]:
         key = (part.version, part.dtype, tuple(part.layers.items()))
         groups.setdefault(m, {}).setdefault(key, []).append(pid)
         newest[m] = key
+        if part.labels is not None:
+            labels[m] = list(part.labels)
+        else:
+            labels.pop(m, None)
     models = {}
     for m, key in newest.items():
         version, dtype, layers = key
         models[m] = {"version": version, "dtype": dtype, "layers": dict(layers),
-                     "parts": groups[m][key]}  # fmt: skip
+                     "parts": groups[m][key],
+                     "clock": version_clock(version).to_json()}  # fmt: skip
+        if m in labels:
+            models[m]["labels"] = labels[m]
     return {"models": models, "errors": {}}
 
 
@@ -228,7 +236,7 @@ def drop_damaged(
 
 def recover(
     store: Store, manifest: dict, models, versions: dict, dtype: str, kept_layers: dict,
-    checked: set, meta: dict | None = None,
+    checked: set, meta: dict | None = None, declared: dict | None = None,
 ) -> dict:  # fmt: skip
     """Bring the manifest in line with what this run asks for; adopt or drop stray parts.
 
@@ -237,7 +245,10 @@ def recover(
     killed in between) are adopted if their checksums hold and they fit, else removed; those
     adopted are added to ``checked``. ``kept_layers`` is updated in place: a model the store
     already keeps with more layers than asked goes on being written with all of them.
-    ``meta`` gives what each model's entry records beside (its ``clock``, its ``labels``).
+    ``meta`` gives what each model's entry records beside (its ``clock``, its ``labels``);
+    ``declared`` the layers each model gives now, with their sizes: a stored layer it no longer
+    gives, or gives with another size (a model registered again under the same version),
+    makes it computed again.
     """
     manifest.setdefault("models", {})
     manifest.setdefault("errors", {})
@@ -251,6 +262,10 @@ def recover(
             and entry["version"] == versions[m]
             and entry["dtype"] == dtype
             and set(kept_layers[m]) <= set(entry["layers"])
+            and all(
+                (declared or {}).get(m, entry["layers"]).get(k) == v
+                for k, v in entry["layers"].items()
+            )
         )
         if entry is not None and not fits:
             logger.warning(
@@ -360,6 +375,7 @@ def compact(
             tracks=[(t["id"], t["size"], t["mtime_ns"]) for t in order],
             n_segments=[s[2] for s in spans], fill=_Fill(),
             paths=[t["path"] for t in order], durations=[t["duration"] for t in order],
+            labels=entry.get("labels"),
         )  # fmt: skip
         checked.add((m, pid))
         old += [(m, p) for p in entry["parts"] if p != pid]

@@ -117,7 +117,7 @@ class Clock:
                 n = math.nan
             if not math.isfinite(n) or n <= 0:
                 raise ValueError(f"{what}: {name} must be a positive number, got {seconds!r}")
-            if abs(n - round(n)) > 1e-6 * max(1.0, n) or round(n) < 1:
+            if abs(n - round(n)) > max(1e-6, 1e-12 * n) or round(n) < 1:
                 raise ValueError(
                     f"{what}: {name}={seconds!r} is {n:.6g} samples at {rate} Hz; it must be a "
                     "whole number of samples"

@@ -337,7 +337,8 @@ def _extract_locked(
     st.set_collection(known + [{**t, "missing": True} for t in superseded.values()])
     checked: set = set()  # parts whose checksums were verified in this run (or written by it)
     meta = {m: _entry_meta(s) for m, s in specs.items()}
-    manifest = recover(st, manifest, models, versions, dtype, kept_layers, checked, meta)
+    declared = {m: dict(s.layers) for m, s in specs.items()}
+    manifest = recover(st, manifest, models, versions, dtype, kept_layers, checked, meta, declared)
     every_model = list(manifest["models"])
     present = [t for t in known if not t.get("missing")]
     # a file that failed is tried again once it changed (or came back) since it failed
@@ -519,7 +520,7 @@ def _layers(spec: registry.ModelSpec, layers) -> dict[str, int]:
     have = dict(spec.layers)
     if layers == "all":
         return have
-    default = layers is DEFAULT_LAYERS
+    default = not isinstance(layers, str) and tuple(layers) == DEFAULT_LAYERS
     layers = (layers,) if isinstance(layers, str) else tuple(layers)
     wanted = {k: v for k, v in have.items() if k in layers}
     if default and not wanted:  # a model with neither taggrams nor embeddings: all it has

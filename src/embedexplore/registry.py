@@ -37,6 +37,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from ._store_files import SAFE_NAME
 from .clock import ORIGINAL, VGGISH, Clock
 
@@ -63,6 +65,9 @@ _MUSICNN_SOURCE = "musicnn==0.1.0 (PyPI), converted by scripts/convert_weights.p
 #: original models: the audio is transformed once for all of them); ``waveform`` reads
 #: segments of the waveform at its own clock.
 KINDS = ("tagger", "waveform")
+#: Bounds of a sensible clock: no audio file holds more.
+MAX_SAMPLE_RATE = 1_000_000
+MAX_SEGMENT_SECONDS = 86_400
 
 
 @dataclass(frozen=True, eq=False)
@@ -353,6 +358,68 @@ def labels(name: str) -> tuple[str, ...] | None:
     return get(name).labels
 
 
+def check(spec: ModelSpec) -> None:
+    """A ``ValueError`` (``TypeError``) saying what is wrong with a model's declaration.
+
+    What :func:`register` checks of every model, those of :func:`register_model` and of
+    plugins alike, so that nothing the store cannot record enters the registry.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The declaration.
+
+    Raises
+    ------
+    ValueError
+        A name that is not plain, a clock that is not a :class:`~embedexplore.clock.Clock` of
+        sensible size, layers that are not names with positive dimensions, labels that do not
+        match a ``taggrams`` layer, an empty version or an unknown kind.
+    TypeError
+        Neither a callable model nor a factory.
+    """
+    name = spec.name
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name) or len(name) > 64:
+        raise ValueError(
+            f"a model's name may hold letters, digits, '.', '_', '-' (up to 64): {str(name)[:70]!r}"
+        )
+    what = f"model {name!r}"
+    if spec.model is None and not isinstance(spec.factory, str):
+        raise TypeError(f"{what}: no model (a callable) and no factory ('module:attribute')")
+    if spec.model is not None and not callable(spec.model):
+        raise TypeError(
+            f"{what}: model must be a torch.nn.Module or a callable, not "
+            f"{type(spec.model).__name__}"
+        )
+    c = spec.clock
+    if not isinstance(c, Clock):
+        raise ValueError(f"{what}: its clock must be an embedexplore.clock.Clock, not {c!r}")
+    if c.sample_rate > MAX_SAMPLE_RATE or c.segment > c.sample_rate * MAX_SEGMENT_SECONDS:
+        raise ValueError(
+            f"{what}: {c.describe()} is beyond what a track holds (sample rates up to "
+            f"{MAX_SAMPLE_RATE} Hz, segments up to {MAX_SEGMENT_SECONDS} s)"
+        )
+    if not spec.layers:
+        raise ValueError(f"{what}: layers must map each layer's name to its dimension")
+    for k, v in spec.layers.items():
+        if not isinstance(k, str) or not SAFE_NAME.fullmatch(k):
+            raise ValueError(f"{what}: layer name {str(k)[:40]!r} is not a plain name")
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ValueError(f"{what}: layer {k!r} must have a positive whole dimension, got {v!r}")
+    if spec.labels is not None:
+        if not all(isinstance(x, str) for x in spec.labels):
+            raise ValueError(f"{what}: labels must be strings")
+        if spec.layers.get("taggrams") != len(spec.labels):
+            raise ValueError(
+                f"{what}: {len(spec.labels)} labels name the columns of a 'taggrams' layer, but "
+                f"its layers are {dict(spec.layers)}"
+            )
+    if not isinstance(spec.version, str) or not spec.version.strip():
+        raise ValueError(f"{what}: version must be a non-empty string (e.g. '1')")
+    if spec.kind not in KINDS:
+        raise ValueError(f"{what}: kind must be one of {KINDS}, got {spec.kind!r}")
+
+
 def register(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
     """Add a declared model to the registry (what :func:`register_model` does once checked).
 
@@ -371,8 +438,12 @@ def register(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
     Raises
     ------
     ValueError
-        The name is taken (and ``replace`` is False, or it is a built-in model's).
+        The name is taken (and ``replace`` is False, or it is a built-in model's), or the
+        declaration is not sound (:func:`check`).
+    TypeError
+        Neither a callable model nor a factory.
     """
+    check(spec)
     with _LOCK:
         _builtins()
         old = _MODELS.get(spec.name)
@@ -481,36 +552,26 @@ def register_model(
     TypeError
         ``model`` is not callable.
     """
-    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name) or len(name) > 64:
-        raise ValueError(
-            f"a model's name may hold letters, digits, '.', '_', '-' (up to 64): {str(name)[:70]!r}"
-        )
-    what = f"model {name!r}"
     if not callable(model):
         raise TypeError(
-            f"{what}: model must be a torch.nn.Module or a callable, not {type(model).__name__}"
+            f"model {str(name)[:40]!r}: model must be a torch.nn.Module or a callable, not "
+            f"{type(model).__name__}"
         )
-    clock = Clock.from_seconds(sample_rate, segment_seconds, hop_seconds, what=what)
-    if not isinstance(layers, Mapping) or not layers:
-        raise ValueError(f"{what}: layers must map each layer's name to its dimension")
-    for k, v in layers.items():
-        if not isinstance(k, str) or not SAFE_NAME.fullmatch(k):
-            raise ValueError(f"{what}: layer name {str(k)[:40]!r} is not a plain name")
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{what}: layer {k!r} must have a positive whole dimension, got {v!r}")
-    if labels is not None:
+    for what, v in (("segment_seconds", segment_seconds), ("hop_seconds", hop_seconds)):
+        if isinstance(v, bool | str):
+            raise ValueError(f"model {str(name)[:40]!r}: {what} must be a number, got {v!r}")
+    clock = Clock.from_seconds(
+        sample_rate, segment_seconds, hop_seconds, what=f"model {str(name)[:40]!r}"
+    )
+    if not isinstance(layers, Mapping):
+        raise ValueError(
+            f"model {str(name)[:40]!r}: layers must map each layer's name to its dimension"
+        )
+    layers = {k: int(v) if isinstance(v, np.integer) else v for k, v in layers.items()}
+    if labels is not None and not isinstance(labels, str):
         labels = tuple(labels)
-        if not all(isinstance(x, str) for x in labels):
-            raise ValueError(f"{what}: labels must be strings")
-        if layers.get("taggrams") != len(labels):
-            raise ValueError(
-                f"{what}: {len(labels)} labels name the columns of a 'taggrams' layer, but its "
-                f"layers are {dict(layers)}"
-            )
-    if not isinstance(version, str) or not version.strip():
-        raise ValueError(f"{what}: version must be a non-empty string (e.g. '1')")
     spec = ModelSpec(
-        name=name, layers=dict(layers), clock=clock, version=version, architecture=architecture,
+        name=name, layers=layers, clock=clock, version=version, architecture=architecture,
         dataset=dataset, labels=labels, licence=licence,
         source=source or f"registered by {getattr(model, '__module__', None) or 'you'}",
         model=model,

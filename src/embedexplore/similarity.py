@@ -269,8 +269,17 @@ def spaces(embeddings, models=None, layers=("taggrams", "embeddings"), *, level=
 
 def _same_clock(embeddings, models) -> None:
     """A ``ValueError`` unless ``models`` have the same rows in ``embeddings``."""
-    lengths = {m: len(embeddings.segments_of(m)) for m in models}
-    if len(set(lengths.values())) > 1:
+    tables = [embeddings.segments_of(m) for m in models]
+    first = tables[0] if tables else None
+    if any(
+        t is not first
+        and not (
+            len(t) == len(first)
+            and np.array_equal(t["track_id"].cat.codes, first["track_id"].cat.codes)
+            and np.array_equal(t["segment"], first["segment"])
+        )
+        for t in tables
+    ):
         clocks = ", ".join(f"{m}: {embeddings.clock(m).describe()}" for m in models)
         raise ValueError(
             f"these models cut tracks into different segments ({clocks}), so their segments "
@@ -307,6 +316,10 @@ def similarity_table(matrix: pd.DataFrame) -> pd.DataFrame:
         spec = find(model)
         if spec is not None:  # the registry's architecture and training data
             arch, data = spec.architecture, spec.dataset.lower()
+            # a model of its own kind (the default "custom" and "-") is its own architecture
+            # and dataset: it makes no pair with another such model
+            arch = model if arch == "custom" else arch
+            data = model if data in ("-", "") else data
         else:
             arch, _, data = model.rpartition("-")
         return {"architecture": arch, "dataset": data, "layer": layer}

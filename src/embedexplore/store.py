@@ -109,6 +109,8 @@ class Part:
     #: the tracks' paths and durations when written (None in parts written before they were)
     paths: tuple[str, ...] | None = None
     durations: tuple[float, ...] | None = None
+    #: the tag names of the model's taggrams, for a model not built in (None otherwise)
+    labels: tuple[str, ...] | None = None
 
     @property
     def offsets(self) -> np.ndarray:
@@ -364,6 +366,7 @@ class Store:
         fill=None,
         paths: list[str] | None = None,
         durations: list[float] | None = None,
+        labels: list[str] | None = None,
     ) -> str:
         """Write and publish (not commit) a part; returns its id.
 
@@ -413,6 +416,8 @@ class Store:
             if paths is not None and durations is not None:
                 index["paths"] = [str(p) for p in paths]
                 index["durations"] = [float(d) for d in durations]
+            if labels is not None:  # so that a manifest rebuilt from the parts keeps them
+                index["labels"] = [str(x) for x in labels]
             with atomic_write(tmp / "index.json") as f:
                 f.write(dumps(index))
             fsync(tmp)
@@ -503,4 +508,5 @@ def _part(model: str, pid: str, index: dict) -> Part:
         dtype=index["dtype"], layers=dict(index["layers"]), checksums=index.get("checksums"),
         paths=tuple(paths) if paths is not None else None,
         durations=tuple(float(d) for d in index["durations"]) if paths is not None else None,
+        labels=tuple(index["labels"]) if index.get("labels") is not None else None,
     )  # fmt: skip

@@ -266,6 +266,14 @@ def _recompute(st: Store, found: _Found, *, device: str, progress: bool) -> list
             )
             continue
         precision = entry["version"].split("/")[1] if "/" in entry["version"] else "auto"
+        made = spec.store_version(precision if spec.kind == "tagger" else "float32")
+        if made != entry["version"]:  # recomputing would drop its good rows too
+            logger.warning(
+                "%s: registered in this session with another version than the store's; its "
+                "rows are not recomputed (extract it to replace them all)",
+                m,
+            )
+            continue
         groups.setdefault((precision, entry["dtype"]), []).append(m)
     for (precision, dtype), models in groups.items():
         layers = sorted({k for m in models for k in found.manifest["models"][m]["layers"]})

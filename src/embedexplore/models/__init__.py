@@ -50,6 +50,27 @@ _LAZY = {
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name == "PATCH_FRAMES":
+        from ..clock import PATCH_FRAMES
+
+        return PATCH_FRAMES
+    from .. import registry
+
+    old = name.lower().replace("_", "-")  # MUSICNN_MSD: the registry's "musicnn-msd"
+    if name in ("BUNDLES", "TaggerBundle") or (name.isupper() and old in registry.default_models()):
+        import warnings
+
+        warnings.warn(
+            f"embedexplore.models.{name} is deprecated: the models are declared in "
+            "embedexplore.registry (registry.get(name) gives a ModelSpec)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if name == "TaggerBundle":
+            return registry.ModelSpec
+        if name == "BUNDLES":
+            return {m: registry.get(m) for m in registry.default_models()}
+        return registry.get(old)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -71,6 +71,10 @@ def build(spec: ModelSpec, device: str | torch.device = "auto", precision: str =
     """
     if spec.needs:
         raise ValueError(spec.needs)
+    from .tagger import PRECISIONS
+
+    if precision != "auto" and precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS} or 'auto', got {precision!r}")
     if spec.kind == "tagger":
         from .tagger import build_tagger
 
