@@ -11,20 +11,18 @@ from pathlib import Path
 
 import pytest
 
-# Debian packages of freely licensed game music (see scripts/install_test_music.sh)
-REAL_MUSIC = {
-    "wesnoth-1.16-music": Path("/usr/share/games/wesnoth/1.16/data/core/music"),
-    "colobot-common-sounds": Path("/usr/share/games/colobot/music"),
-    "fretsonfire-songs-muldjord": Path("/usr/share/games/fretsonfire/data/songs/muldjord"),
-    "nexuiz-music": Path("/usr/share/games/nexuiz/data/music.pk3"),
-    "freedroidrpg-data": Path("/usr/share/freedroidrpg/data/sound/music"),
-    "asc-music": Path("/usr/share/games/asc/music"),
-}
+# Debian packages of freely licensed game music (see scripts/install_test_music.sh): the list is
+# the library's, which game_music() reads
+from embedexplore.datasets import GAME_MUSIC_PACKAGES as REAL_MUSIC
+
+__all__ = ["INSTALL", "REAL_MUSIC", "real_music"]
+
+INSTALL = "bash scripts/install_test_music.sh, as root"
 
 
 def real_music(package: str) -> Path:
     """The installed folder (or file) of a music package, or skip saying how to install it."""
     path = REAL_MUSIC[package]
     if not path.exists():
-        pytest.skip(f"{package} is not installed (bash scripts/install_test_music.sh, as root)")
+        pytest.skip(f"{package} is not installed ({INSTALL})")
     return path

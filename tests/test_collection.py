@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -335,7 +336,42 @@ def test_missing_folder_and_bad_arguments(tmp_path):
 def test_empty_folder_gives_empty_frames_with_columns(tmp_path):
     c = scan(tmp_path, progress=False)
     assert len(c.tracks) == 0 and "duration" in c.tracks.columns and len(c.errors) == 0
-    assert "0 tracks" in c.summary()
+    assert c.summary().splitlines()[:3] == [
+        "0 tracks, 0:00:00 of audio, 0 B",
+        f"no audio file in {c.roots[0]} (nor in its sub-folders)",
+        "errors: none",
+    ]
+    assert repr(c).startswith("<Collection: 0 tracks, 0.0 h, 0 errors")
+    assert len(c.find("anything")) == 0 and c.artists().empty and c.genres().empty
+    # only damaged files: the summary says where to look
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.mp3").write_bytes(b"\x00garbage" * 99)
+    (bad / "b.flac").write_bytes(b"")
+    c = scan(bad, cache=False, progress=False)
+    lines = c.summary().splitlines()
+    assert lines[1] == f"no readable audio in {c.roots[0]}: see the errors below"
+    assert lines[2] == "errors: 2 files (2 not indexed)"
+
+
+def test_find_by_title_artist_or_album_ignoring_case(library):
+    _tag(next(library.rglob("*Human Behaviour.flac")), title="Große Straße")
+    # decomposed accents, as files copied from a Mac may have them
+    _tag(next(library.rglob("*Crying.ogg")), album=unicodedata.normalize("NFD", "Débüt"))
+    c = scan(library, progress=False)
+    t = c.tracks
+    human, crying = (t.index[t["path"].str.endswith(n)].item() for n in ("Behaviour.flac", ".ogg"))
+    memo = t.index[t["path"].str.endswith("memo.m4a")].item()
+    assert list(c.find("björk").index) == list(c.find("BJÖRK").index) == [human, crying]
+    assert list(c.find("STRASSE").index) == [human]  # case-folded: ß is ss
+    assert list(c.find("débüt").index) == [crying]  # composed or not
+    assert list(c.find("ebu").index) == [human]  # the other album is "Débüt"
+    assert list(c.find("Memo").index) == [memo]  # untagged: the title is the file name
+    assert t.loc[memo, ["artist", "album"]].isna().all()
+    found = c.find("cry")
+    pd.testing.assert_frame_equal(found, t.loc[[crying]])
+    assert c.find("no such words").empty and list(c.find("zz").columns) == list(t.columns)
+    assert len(c.find("")) == len(t)
 
 
 def test_cache_key_is_per_root(library, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +86,62 @@ def test_demo_default_location_is_the_user_cache(monkeypatch, tmp_path):
     folder = datasets.demo(progress=False)
     assert folder == tmp_path / "cache" / f"demo-v{datasets.DEMO_VERSION}"
     assert len(scan(folder, progress=False).tracks) == 2
+
+
+@pytest.mark.realmusic
+def test_game_music_lists_the_installed_soundtracks():
+    from realmusic import INSTALL
+
+    try:
+        music = datasets.game_music()
+    except FileNotFoundError:
+        pytest.skip(f"no game music installed ({INSTALL})")
+    assert list(music.columns) == ["path", "soundtrack", "package"]
+    assert list(music["soundtrack"].unique()) == [
+        s for s in datasets.GAME_SOUNDTRACKS if s in set(music["soundtrack"])
+    ]
+    for soundtrack, rows in music.groupby("soundtrack"):
+        package = datasets.GAME_SOUNDTRACKS[soundtrack]
+        folder = datasets.GAME_MUSIC_PACKAGES[package]
+        assert (rows["package"] == package).all()
+        if soundtrack == "fretsonfire":  # the full mix of each song, not its stems
+            expected = set(folder.glob("*/song.ogg"))
+            assert any(folder.glob("*/guitar.ogg"))
+        else:
+            expected = {p for p in folder.rglob("*") if p.suffix in (".ogg", ".mp3")}
+        assert set(rows["path"]) == expected and len(expected) >= 3
+        assert list(rows["path"]) == sorted(expected)
+        assert audio.load(rows["path"].iloc[0], duration=1.0).size == 16_000  # real audio
+    assert not any(p.suffix == ".pk3" for p in music["path"])
+    assert music.attrs["missing"] == tuple(
+        p for p in datasets.GAME_SOUNDTRACKS.values() if p not in set(music["package"])
+    )
+
+
+def test_game_music_says_how_to_install_it(monkeypatch, tmp_path):
+    for package in datasets.GAME_MUSIC_PACKAGES:
+        monkeypatch.setitem(datasets.GAME_MUSIC_PACKAGES, package, tmp_path / package)
+    with pytest.raises(
+        FileNotFoundError, match=r"sudo apt-get install wesnoth-1\.16-music colobot-common-sounds"
+    ):
+        datasets.game_music()
+    # one package installed: its files, the others named missing
+    folder = tmp_path / "asc-music"
+    folder.mkdir()
+    for name in ("b.mp3", "a.mp3", "notes.txt"):
+        (folder / name).write_bytes(b"")
+    music = datasets.game_music()
+    assert [p.name for p in music["path"]] == ["a.mp3", "b.mp3"]
+    assert set(music["soundtrack"]) == {"asc"} and "wesnoth-1.16-music" in music.attrs["missing"]
+
+
+def test_install_script_installs_the_game_music_packages():
+    """scripts/install_test_music.sh keeps its own list (bash): the same packages as
+    GAME_MUSIC_PACKAGES, so that what the tests and notebook 03 read is what CI installs."""
+    from embedexplore.datasets import GAME_MUSIC_PACKAGES
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "install_test_music.sh"
+    text = script.read_text(encoding="utf-8")
+    command = text[text.index("apt_install.sh") :].split("\n\n")[0]
+    named = {w for w in command.split()[1:] if w != "\\"}
+    assert named == set(GAME_MUSIC_PACKAGES), named ^ set(GAME_MUSIC_PACKAGES)

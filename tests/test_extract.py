@@ -347,6 +347,40 @@ def test_store_refuses_a_folder_of_other_files(tmp_path):
         Store(tmp_path, create=True)
 
 
+def test_a_folder_without_readable_audio_is_one_clear_error(real_folder, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    coll = _scan(empty)
+    with pytest.raises(ValueError) as e:
+        extract(coll, store=tmp_path / "s", models="vgg-msd", device="cpu", progress=False)
+    assert str(e.value) == (
+        f"No readable audio in {coll.roots[0]}: 0 tracks, 0 files with errors (see "
+        "collection.errors)."
+    )
+    assert not (tmp_path / "s").exists()  # refused before the store is made
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "a.mp3").write_bytes(b"\x00garbage" * 999)
+    (damaged / "b.flac").write_bytes(b"")
+    (damaged / "c.ogg").write_text("not audio")
+    coll = _scan(damaged)
+    assert len(coll.errors) == 3
+    with pytest.raises(ValueError) as e:
+        extract(coll, store=tmp_path / "s", models="vgg-msd", device="cpu", progress=False)
+    assert str(e.value) == (
+        f"No readable audio in {coll.roots[0]}: 0 tracks, 3 files with errors (see "
+        "collection.errors)."
+    )
+    # a folder given as such is scanned first, with the same result
+    with pytest.raises(ValueError, match=r"^No readable audio in .*damaged: 0 tracks, 3 files"):
+        extract(damaged, store=tmp_path / "s", models="vgg-msd", device="cpu", progress=False)
+    # tracks found, but a filter left none
+    nobody = _scan(real_folder).filter(artist="nobody at all")
+    with pytest.raises(ValueError, match=r"^No track in this collection: the scan of .* found 19"):
+        extract(nobody, store=tmp_path / "s", models="vgg-msd", device="cpu", progress=False)
+    assert not (tmp_path / "s").exists()
+
+
 def test_cuda_asked_without_a_gpu_warns_and_runs_on_cpu(real_folder, tmp_path):
     import torch
 

@@ -4,7 +4,9 @@ real player (mpv) and an XML parser, also with hostile tags and file names."""
 from __future__ import annotations
 
 import logging
+import math
 import os
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes, urlparse
@@ -55,6 +57,35 @@ def test_from_selection_unique_tracks_in_each_order(extracted):
     assert sorted(by_axis.index) == sorted(first_seen)
     with pytest.raises(ValueError, match="needs the collection"):
         playlist.from_selection(emb, rows, order="time")
+
+
+def test_a_track_enters_with_its_share_of_selected_segments(demo_store):
+    folder, store = demo_store
+    coll = embedexplore.scan(folder, progress=False)
+    emb = embedexplore.open_store(store)
+    a, b = emb.tracks.index[[0, 9]]
+    n_a = int(emb.tracks.loc[a, "n_segments"])
+    assert n_a >= 8  # demo tracks are 30-60 s long
+    rows_a, rows_b = (np.arange(*emb.rows(t).indices(len(emb))) for t in (a, b))
+    need = math.ceil(n_a * playlist.MIN_SHARE)  # the fewest rows of a that make a quarter
+    # a quarter of a, and one row of b (selected three times: counted once)
+    rows = [*rows_a[:need], rows_b[0], rows_b[0], rows_b[0]]
+    pl = playlist.from_selection(emb, rows, collection=coll)
+    assert list(pl.index) == [a] and pl.loc[a, "segments"] == list(rows_a[:need])
+    by_axis = playlist.from_selection(emb, rows, order="axis", model="musicnn-msd")
+    assert list(by_axis.index) == [a]
+    assert list(playlist.from_selection(emb, rows, min_share=0).index) == [a, b]
+    whole = [*rows_a, rows_b[0]]
+    assert list(playlist.from_selection(emb, whole, min_share=1).index) == [a]
+    # one row of a short of a quarter: no track left, an empty playlist and a warning
+    with pytest.warns(UserWarning, match=r"none of the 2 selected tracks has 25% .*lower min_sh"):
+        empty = playlist.from_selection(emb, rows[1:], collection=coll)
+    assert empty.empty and list(empty.columns) == list(pl.columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing selected: empty, and nothing to warn about
+        assert playlist.from_selection(emb, []).empty
+    with pytest.raises(ValueError, match="min_share"):
+        playlist.from_selection(emb, rows, min_share=1.5)
 
 
 @realmusic

@@ -307,8 +307,12 @@ def test_registered_models_go_through_the_pipeline_at_their_own_clocks(registere
     tid = emb.tracks.index[3]
     pl = ee.playlist.radio(emb, "energy", seed=tid, n=3)
     assert pl.index[0] == tid and len(pl) == 3
-    pl = ee.playlist.from_selection(emb, [0, 1, 40], model="energy")
+    # min_share=0: row 40 is one of the 31 s track's 31 segments, below the default quarter
+    pl = ee.playlist.from_selection(emb, [0, 1, 40], model="energy", min_share=0)
     assert list(pl.index) == [emb.tracks.index[0], emb.tracks.index[3]]
+    with pytest.warns(UserWarning, match="min_share"):
+        pl = ee.playlist.from_selection(emb, [40], model="energy")
+    assert len(pl) == 0
     # and listening: a 1 s segment of the model, a 10 s window of the view
     clip = ee.listen.segment(emb, 3, model="energy")
     assert clip.seconds == pytest.approx(1.0, abs=0.03) and len(clip.data) > 1000

@@ -102,3 +102,43 @@ def test_a_metric_per_space(rng):
     unit = a / np.linalg.norm(a, axis=1, keepdims=True)
     assert nn_similarity(a, unit, n=10, metric=("cosine", "euclidean")) == pytest.approx(1.0)
     assert nn_similarity(a, unit * rng.uniform(1, 9, size=(300, 1)), n=10) == pytest.approx(1.0)
+
+
+# Six items, two per track, on a line in two spaces; in both, an item's nearest is its track's
+# other item. a:  t0 at 0, 0.5   t1 at 3, 3.5   t2 at 10, 10.5
+#             b:  t0 at 0, 0.5   t1 at 3, 3.5   t2 at -3, -2.5
+SAME_TRACK_A = np.array([0.0, 0.5, 3.0, 3.5, 10.0, 10.5])[:, None]
+SAME_TRACK_B = np.array([0.0, 0.5, 3.0, 3.5, -3.0, -2.5])[:, None]
+PAIRS = np.array(["t0", "t0", "t1", "t1", "t2", "t2"])
+
+
+def test_s_n_without_same_track_neighbours_by_hand():
+    a, b = SAME_TRACK_A, SAME_TRACK_B
+    assert nn_similarity(a, b, n=1, metric="euclidean") == 1.0  # the track-mates agree
+    # own track excluded, nearest in a: 0->2 1->2 2->1 3->1 4->3 5->3
+    #                              in b: 0->5 1->2 2->1 3->1 4->0 5->0: 3 of 6 agree
+    kw = {"metric": "euclidean", "tracks": PAIRS, "exclude_same_track": True}
+    assert nn_similarity(a, b, n=1, **kw) == 0.5
+    # n=4 takes every candidate in both spaces
+    s = nn_similarity(a, b, n=(1, 4), **kw)
+    assert s.to_dict() == {1: 0.5, 4: 1.0} and s.name == "S_n"
+    # by artist: t0 and t1 are one artist's; 0..3 then see only 4 and 5, and 4, 5 only 0..3
+    # a: 0->4 1->4 2->4 3->4 4->3 5->3; b: 0->5 1->5 2->5 3->5 4->0 5->0: none agree
+    artists = np.array(["p", "p", "p", "p", "q", "q"])
+    kw = {"metric": "euclidean", "artists": artists, "exclude_same_artist": True}
+    assert nn_similarity(a, b, n=1, **kw) == 0.0
+    m = nn_similarity_matrix(
+        {"a": a, "b": b, "a2": 2 * a}, n=1, metric="euclidean", tracks=PAIRS,
+        exclude_same_track=True,
+    )  # fmt: skip
+    assert m.loc["a", "b"] == m.loc["b", "a2"] == 0.5 and m.loc["a", "a2"] == 1.0
+
+
+def test_s_n_exclusions_say_what_is_missing():
+    a, b = SAME_TRACK_A, SAME_TRACK_B
+    with pytest.raises(ValueError, match="exclude_same_track=True needs tracks="):
+        nn_similarity(a, b, n=1, exclude_same_track=True)
+    with pytest.raises(ValueError, match="no item has n=5 neighbours left after the exclusions"):
+        nn_similarity(a, b, n=5, tracks=PAIRS, exclude_same_track=True)
+    with pytest.raises(ValueError, match="no item has n=5 neighbours left"):
+        nn_similarity_matrix({"a": a, "b": b}, n=5, tracks=PAIRS, exclude_same_track=True)

@@ -268,6 +268,28 @@ def test_playlist_of_the_selection(explorer, explorer_parts, tmp_path):
         explorer.playlist(path=tmp_path / "picked.txt")
 
 
+def test_a_track_grazed_by_the_selection_stays_out_of_the_playlist(explorer, explorer_parts,
+                                                                   tmp_path):  # fmt: skip
+    _, emb = explorer_parts
+    whole, grazed = emb.tracks.index[[2, 7]]
+    n = int(emb.tracks.loc[grazed, "n_segments"])
+    assert n >= 5  # demo tracks are 30-60 s long: one row is less than a quarter
+    first = emb.rows(grazed).start
+    explorer.selection = np.append(np.arange(*emb.rows(whole).indices(len(emb))), first)
+    tracks = explorer.selected_tracks
+    assert tracks.loc[whole, "share"] == 1.0 and tracks["share"].dtype == np.float64
+    assert tracks.loc[grazed, "share"] == pytest.approx(1 / n)
+    assert list(explorer.playlist().index) == [whole]
+    assert list(explorer.playlist(min_share=0).index) == [whole, grazed]
+    # the grazed track alone: an empty playlist (and file), and a warning that says what to do
+    explorer.selection = [first]
+    with pytest.warns(UserWarning, match="pass a lower min_share"):
+        out = explorer.playlist(path=tmp_path / "none.m3u8")
+    assert out.empty and (tmp_path / "none.m3u8").read_text() == "#EXTM3U\n"
+    with pytest.raises(ValueError, match="min_share"):
+        explorer.playlist(min_share=-0.1)
+
+
 # -- nothing the page sends is trusted (issue 16) ------------------------------------------------
 
 
@@ -519,7 +541,10 @@ def test_time_scales_show_windows_and_select_them(clocks, tiny, scale, seconds, 
     tracks = x.selected_tracks
     assert tracks["n_selected"].sum() == 3
     assert (tracks["n_segments"] == view.tracks["n_segments"].reindex(tracks.index)).all()
-    assert len(x.playlist(path=tmp_path / "w.m3u8")) == len(tracks)
+    assert (tracks["share"] == tracks["n_selected"] / tracks["n_segments"]).all()
+    enough = list(tracks.index[tracks["share"] >= 0.25])
+    assert list(x.playlist(path=tmp_path / "w.m3u8").index) == enough
+    assert list(x.playlist(min_share=0).index) == list(tracks.index)
     # a hover plays the row's span, at most 30 s
     track, k = int(_u32(x.point_track)[-1]), int(_u32(x.point_segment)[-1])
     x._on_message(x, {"type": "audio", "id": 2, "track": track, "segment": k}, [])

@@ -20,6 +20,7 @@ __all__ = [
     "audio",
     "datasets",
     "default_store",
+    "estimate_extraction",
     "extract",
     "listen",
     "load_model",
@@ -52,6 +53,8 @@ def __getattr__(name: str):
         return importlib.import_module(".registry", __name__).register_model
     if name == "extract":
         return importlib.import_module(".extraction", __name__).extract
+    if name == "estimate_extraction":
+        return importlib.import_module(".estimate", __name__).estimate_extraction
     if name in ("Embeddings", "open_store"):
         return getattr(importlib.import_module(".embeddings", __name__), name)
     if name == "project":

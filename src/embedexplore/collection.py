@@ -12,7 +12,6 @@ directory (see :mod:`embedexplore.scan_cache`).
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import logging
 import os
 import time
@@ -27,6 +26,13 @@ import pandas as pd
 
 from . import audio, tags
 from ._text import TEXT, printable, records_frame, text_array
+from ._track_rows import (  # noqa: F401 - kept importable from here (tests, benchmarks)
+    TRACK_COLUMNS,
+    _row,
+    _track_id,
+    _tracks_frame,
+    _unique_id,
+)
 from .scan_cache import ScanCache
 from .scan_folders import find_audio_files
 
@@ -43,10 +49,6 @@ AUDIO_EXTENSIONS = frozenset(
 )  # fmt: skip
 """File extensions :func:`scan` reads (case-insensitive)."""
 
-TRACK_COLUMNS = (
-    "path", "title", "artist", "album", "album_artist", "genre", "year", "track_number",
-    "duration", "sample_rate", "channels", "codec", "container", "bit_rate", "size", "mtime",
-)  # fmt: skip
 ERROR_COLUMNS = ("path", "reason", "indexed")
 
 # save the cache every so many newly read files or seconds, so that a killed scan resumes (each
@@ -173,6 +175,31 @@ class Collection:
             keep &= t["path"].map(lambda p: fnmatch.fnmatchcase(p, path)).astype(bool)
         return Collection(self.tracks[keep].copy(), self.errors, self.roots, self.stats)
 
+    def find(self, text: str) -> pd.DataFrame:
+        """The tracks whose title, artist or album contains ``text``, ignoring case.
+
+        A way to name a track without its 16-hex id: ``collection.find("crying").index[0]``.
+
+        Parameters
+        ----------
+        text : str
+            What to look for, e.g. ``"beatles"`` or ``"Crying"``: compared case-insensitively
+            (``"STRASSE"`` finds "Straße") and whether the accents are composed or not.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The matching rows of :attr:`tracks` (a copy, same columns and index, in collection
+            order); none where nothing matches. Tracks without an artist or album tag match on
+            what they have (the title falls back to the file name).
+        """
+        needle = _folded(str(text))
+        t = self.tracks
+        hit = pd.Series(False, index=t.index)
+        for column in ("title", "artist", "album"):
+            hit |= t[column].map(lambda v: isinstance(v, str) and needle in _folded(v)).astype(bool)
+        return t[hit].copy()
+
     def artists(self) -> pd.Series:
         """Number of tracks per artist, most first.
 
@@ -219,6 +246,13 @@ class Collection:
             lines.append(
                 f"artists: {n_artists}, albums: {t['album'].nunique()}, "
                 f"untagged (no artist): {int(t['artist'].isna().sum())}"
+            )
+        else:
+            where = ", ".join(printable(str(r)) for r in self.roots) or "the folders scanned"
+            lines.append(
+                f"no readable audio in {where}: see the errors below"
+                if len(self.errors)
+                else f"no audio file in {where} (nor in its sub-folders)"
             )
         if len(self.errors):
             skipped = int((~self.errors["indexed"]).sum())
@@ -486,97 +520,15 @@ def _read_all(to_read, entries, store, kept, *, workers: int, progress: bool, ro
         bar.close()
 
 
-def _relative_key(base: Path, path: str) -> str:
-    rel = os.path.relpath(path, base).replace(os.sep, "/")
-    # the same name can reach us in composed or decomposed Unicode (macOS vs Linux copies)
-    return unicodedata.normalize("NFC", rel)
-
-
-def _track_id(key: str) -> str:
-    return hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-
-
-def _unique_id(base: Path, path: str, seen: dict[str, str]) -> str:
-    key = _relative_key(base, path)
-    tid = _track_id(key)
-    if tid in seen and seen[tid] != path:
-        # the same relative path under two scanned roots: qualify it with the root's name, then,
-        # if that is taken too, with the whole path
-        other = seen[tid]
-        candidates = (f"{base.name}/{key}", unicodedata.normalize("NFC", Path(path).as_posix()))
-        for key in candidates:
-            tid = _track_id(key)
-            if tid not in seen:
-                break
-        logger.warning(
-            "%s has the same path relative to its root as %s; its id is derived from %r",
-            path,
-            other,
-            key,
-        )
-    seen[tid] = path
-    return tid
-
-
-def _display_name(path: str) -> str:
-    stem = os.path.splitext(os.path.basename(path))[0]
-    # file names that are not valid UTF-8 keep their bytes as surrogates; show them as U+FFFD
-    return stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def _row(track_id: str, path: str, size: int, mtime_ns: int, r: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "track_id": track_id,
-        "path": path,
-        "title": r.get("title") or _display_name(path),
-        "artist": r.get("artist"),
-        "album": r.get("album"),
-        "album_artist": r.get("album_artist"),
-        "genre": list(r.get("genre") or []),
-        "year": r.get("year"),
-        "track_number": r.get("track_number"),
-        "duration": r["duration"],
-        "sample_rate": r["sample_rate"],
-        "channels": r["channels"],
-        "codec": r["codec"],
-        "container": r["container"],
-        "bit_rate": r.get("bit_rate"),
-        "size": size,
-        "mtime": mtime_ns,
-    }
-
-
-def _tracks_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    df = records_frame(
-        rows,
-        ["track_id", *TRACK_COLUMNS],
-        {
-            "track_id": TEXT,
-            "path": TEXT,
-            "title": TEXT,
-            "artist": TEXT,
-            "album": TEXT,
-            "album_artist": TEXT,
-            "year": "Int64",
-            "track_number": "Int64",
-            "duration": "float64",
-            "sample_rate": "int64",
-            "channels": "int64",
-            "codec": TEXT,
-            "container": TEXT,
-            "bit_rate": "Int64",
-            "size": "int64",
-            "mtime": "int64",
-        },
-    )
-    df["mtime"] = pd.to_datetime(df["mtime"], unit="ns", utc=True)
-    return df.set_index("track_id")  # genre stays object: a list per track
-
-
 def _casefold_set(values: str | Iterable[str]) -> set[str]:
     if isinstance(values, str):
         values = [values]
     return {str(v).casefold() for v in values}
+
+
+def _folded(text: str) -> str:
+    """``text`` as :meth:`Collection.find` compares it: composed, then case-folded."""
+    return unicodedata.normalize("NFC", text).casefold()
 
 
 def _in_set(column: pd.Series, wanted: set[str]) -> pd.Series:

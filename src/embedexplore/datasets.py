@@ -1,12 +1,17 @@
-"""The offline demo collection: synthesised tracks in five styles and six container formats.
+"""Music to try the library on: the offline demo collection, and Debian's game music.
 
 >>> from embedexplore import datasets, scan
 >>> folder = datasets.demo()        # doctest: +SKIP
 >>> scan(folder).tracks             # doctest: +SKIP
+>>> datasets.game_music()           # doctest: +SKIP
 
-Everything is generated here, deterministically (the same bytes on every run of the same library
-versions), with no network. It is the default collection of the README and the notebooks when the
-user has not pointed them at their own music.
+The demo is generated here, deterministically (the same bytes on every run of the same library
+versions), with no network: synthesised tracks in five styles and six container formats. It is
+the default collection of the README and the notebooks when the user has not pointed them at
+their own music.
+
+The game music is real music under free licences that Debian packages for its games (about
+570 MB, installed with ``apt-get``): :func:`game_music` lists its files and their soundtracks.
 """
 
 from __future__ import annotations
@@ -23,19 +28,49 @@ from pathlib import Path
 import av
 import mutagen
 import numpy as np
+import pandas as pd
 from mutagen.id3 import ID3, TALB, TCON, TDRC, TIT2, TPE1, TPE2, TRCK
 from mutagen.mp4 import MP4
 
 from . import synth
 from ._dirs import user_cache_dir
 
-__all__ = ["DEMO_VERSION", "DemoTrack", "demo", "demo_tracks"]
+__all__ = [
+    "DEMO_VERSION",
+    "GAME_MUSIC_PACKAGES",
+    "GAME_SOUNDTRACKS",
+    "DemoTrack",
+    "demo",
+    "demo_tracks",
+    "game_music",
+]
 
 logger = logging.getLogger(__name__)
 
 DEMO_VERSION = 1
 """Bumped whenever the demo's content changes; a folder from another version is rebuilt."""
 _MARKER = ".embedexplore-demo.json"
+
+#: Debian packages of freely licensed game music, and where each installs its music (a folder;
+#: nexuiz-music's is one .pk3 archive).
+GAME_MUSIC_PACKAGES = {
+    "wesnoth-1.16-music": Path("/usr/share/games/wesnoth/1.16/data/core/music"),
+    "colobot-common-sounds": Path("/usr/share/games/colobot/music"),
+    "fretsonfire-songs-muldjord": Path("/usr/share/games/fretsonfire/data/songs/muldjord"),
+    "nexuiz-music": Path("/usr/share/games/nexuiz/data/music.pk3"),
+    "freedroidrpg-data": Path("/usr/share/freedroidrpg/data/sound/music"),
+    "asc-music": Path("/usr/share/games/asc/music"),
+}
+#: The soundtracks :func:`game_music` lists, and their packages (nexuiz-music is left out: its
+#: music is packed in a .pk3 archive that no audio reader opens).
+GAME_SOUNDTRACKS = {
+    "wesnoth": "wesnoth-1.16-music",
+    "colobot": "colobot-common-sounds",
+    "fretsonfire": "fretsonfire-songs-muldjord",
+    "freedroidrpg": "freedroidrpg-data",
+    "asc": "asc-music",
+}
+_AUDIO_SUFFIXES = (".ogg", ".mp3")
 
 # (container format for FFmpeg, encoder, sample rate). No Ogg Vorbis: the PyAV wheels lack
 # libvorbis, and FFmpeg's experimental native encoder writes wrong granule positions (its files
@@ -234,6 +269,46 @@ def demo(path: str | os.PathLike | None = None, *, progress: bool = True) -> Pat
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def game_music() -> pd.DataFrame:
+    """The files of Debian's game-music packages installed here, with their soundtracks.
+
+    Real music, freely licensed, with labels a retrieval measure can use: each soundtrack is one
+    game's score (mostly one composer or a few). Fret on Fire's songs come as stems: only the
+    full mix (``song.ogg``) is listed, not the guitar and rhythm parts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per file, sorted by soundtrack (in :data:`GAME_SOUNDTRACKS` order) then path:
+        ``path`` (:class:`pathlib.Path`), ``soundtrack`` (str, e.g. ``"wesnoth"``) and
+        ``package`` (the Debian package). ``attrs["missing"]`` lists the packages that are not
+        installed.
+
+    Raises
+    ------
+    FileNotFoundError
+        None of the packages is installed (the message gives the command that installs them).
+    """
+    rows, missing = [], []
+    for soundtrack, package in GAME_SOUNDTRACKS.items():
+        folder = GAME_MUSIC_PACKAGES[package]
+        if not folder.is_dir():
+            missing.append(package)
+            continue
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _AUDIO_SUFFIXES)
+        if soundtrack == "fretsonfire":
+            files = [p for p in files if p.name == "song.ogg"]
+        rows += [{"path": p, "soundtrack": soundtrack, "package": package} for p in files]
+    if not rows:
+        raise FileNotFoundError(
+            "none of Debian's game-music packages is installed: sudo apt-get install "
+            + " ".join(GAME_SOUNDTRACKS.values())
+        )
+    out = pd.DataFrame(rows, columns=["path", "soundtrack", "package"])
+    out.attrs["missing"] = tuple(missing)
+    return out
 
 
 def _is_complete(folder: Path) -> bool:

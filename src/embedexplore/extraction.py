@@ -32,6 +32,16 @@ from pathlib import Path
 import torch
 
 from . import _missing, registry
+from ._extract_args import (  # _layers, _live_tracks: kept importable from here (benchmarks)
+    DEFAULT_DTYPE,
+    DEFAULT_LAYERS,
+    _check_device,
+    _entry_meta,
+    _layers,
+    _live_tracks,
+    _pick_device,
+    no_readable_audio,
+)
 from ._plan import (
     CLUSTER_SHARD_SECONDS,
     MIN_CLUSTER_SHARD,
@@ -44,12 +54,12 @@ from ._plan import (
     shard_size,
 )
 from ._prefetch import Decoder
-from ._shards import _adopt, _Run, _stat
+from ._shards import _adopt, _Run
+from ._store_lacks import errors_kept, holds_tracks, rows_held, to_do
 from ._store_state import (
     compact,
     drop_damaged,
     is_compact,
-    live_rows,
     manifest_from_parts,
     merge_tracks,
     recover,
@@ -60,7 +70,6 @@ from .collection import Collection
 from .embeddings import Embeddings, ExtractStats
 from .models.runner import build
 from .models.tagger import AUTO_PRECISION, PRECISIONS
-from .models.waveform import resolve_device
 from .store import DTYPES, DamagedStoreError, Store, StoreError
 
 __all__ = ["DEFAULT_LAYERS", "DEFAULT_MODELS", "extract"]
@@ -74,9 +83,6 @@ logger = logging.getLogger(__name__)
 
 #: The models extracted unless asked otherwise: the four taggers (the registry says which).
 DEFAULT_MODELS = registry.default_models()
-#: The layers stored unless asked otherwise: what the explorer shows (MusiCNN also has
-#: "penultimate" and "pooled"; pass ``layers="all"`` to keep every layer).
-DEFAULT_LAYERS = ("taggrams", "embeddings")
 
 
 def extract(
@@ -87,7 +93,7 @@ def extract(
     layers=DEFAULT_LAYERS,
     device: str | torch.device = "auto",
     precision: str = "auto",
-    dtype: str = "float16",
+    dtype: str = DEFAULT_DTYPE,
     batch_size: int | None = None,
     workers: int | None = None,
     progress: bool = True,
@@ -185,8 +191,10 @@ def extract(
     Raises
     ------
     ValueError
-        An unknown or repeated model, an unknown layer, precision, dtype or device,
-        ``batch_size`` below 1, ``workers`` below 0, or a collection holding a track id twice.
+        A collection without a readable track (an empty folder, a folder of damaged files:
+        ``collection.errors`` lists them), an unknown or repeated model, an unknown layer,
+        precision, dtype or device, ``batch_size`` below 1, ``workers`` below 0, or a
+        collection holding a track id twice.
     embedexplore.store.StoreError
         ``store`` is a folder holding other files, a store written by another version, or a
         store on a disk that is full or cannot be written (what was committed is kept);
@@ -199,6 +207,9 @@ def extract(
         from .collection import scan
 
         collection = scan(collection, progress=progress)
+    empty = no_readable_audio(collection)
+    if empty is not None and not holds_tracks(store):  # raised before the store is touched;
+        raise empty  # a store with tracks: a drive not mounted, say (they are kept, and said so)
     models = (models,) if isinstance(models, str) else tuple(models)
     if not models:
         raise ValueError(f"no model named; choose from {', '.join(registry.names())}")
@@ -342,32 +353,11 @@ def _extract_locked(
     every_model = list(manifest["models"])
     present = [t for t in known if not t.get("missing")]
     # a file that failed is tried again once it changed (or came back) since it failed
-    present_ids = {t["id"] for t in present}
-    errors = {
-        tid: e
-        for tid, e in manifest.get("errors", {}).items()
-        if not job.retry_errors
-        and tid in present_ids
-        and _stat(e["path"]) == (int(e["size"]), int(e["mtime_ns"]))
-    }
-    manifest["errors"] = errors
-
-    fingerprints = {t["id"]: (t["size"], t["mtime_ns"]) for t in scanned}
+    errors = manifest["errors"] = errors_kept(manifest, present, job.retry_errors)
 
     def rows_and_work():
-        cache: dict = {}
-        lookup = known + list(superseded.values())
-        have = {m: live_rows(st, manifest, m, lookup, cache) for m in every_model}
-        for new, old in superseded.items():  # the same file under a new id: the same rows
-            if (old["size"], old["mtime_ns"]) == fingerprints[new]:
-                for m in every_model:
-                    if old["id"] in have[m] and new not in have[m]:
-                        have[m][new] = have[m][old["id"]]
-        todo = [
-            t for t in present
-            if t["id"] not in errors and any(t["id"] not in have[m] for m in models)
-        ]  # fmt: skip
-        return have, todo
+        have = rows_held(st, manifest, every_model, known, superseded)
+        return have, to_do(present, errors, have, models)
 
     have, todo = rows_and_work()
     # the parts that compaction will read at the end: their checksums verified now, so that a
@@ -474,85 +464,6 @@ def _writing(store):
 _DISK_ERRORS = frozenset(
     {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO}
 )
-
-
-def _check_device(device):
-    """``device`` if torch knows it, else a ``ValueError`` listing what it takes."""
-    if isinstance(device, torch.device) or str(device) == "auto":
-        return device
-    try:
-        torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(
-            f"unknown device {str(device)[:40]!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'"
-        ) from None
-    return device
-
-
-# -- planning ------------------------------------------------------------------------------------
-
-
-def _pick_device(device) -> torch.device:
-    if str(device) == "auto":
-        picked = resolve_device("auto")
-        if picked.type == "cpu":
-            logger.warning(
-                "no GPU is visible to torch: extracting on the CPU (about 10-15x realtime on 2 "
-                "cores for all four models); with an NVIDIA GPU, install a CUDA build of torch"
-            )
-        return picked
-    picked = torch.device(device)
-    if picked.type == "cuda" and not torch.cuda.is_available():
-        warnings.warn(
-            f"device={str(device)!r} was asked for, but torch sees no CUDA GPU "
-            f"(torch {torch.__version__}, built {'with' if torch.version.cuda else 'without'} "
-            "CUDA): extracting on the CPU instead, which is ~100x slower. Check nvidia-smi and "
-            "that a CUDA build of torch is installed, or pass device='cpu' to silence this.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return torch.device("cpu")
-    return picked
-
-
-def _layers(spec: registry.ModelSpec, layers) -> dict[str, int]:
-    """The layers of ``spec`` to keep: ``layers`` ("all", or names), those it has."""
-    have = dict(spec.layers)
-    if layers == "all":
-        return have
-    default = not isinstance(layers, str) and tuple(layers) == DEFAULT_LAYERS
-    layers = (layers,) if isinstance(layers, str) else tuple(layers)
-    wanted = {k: v for k, v in have.items() if k in layers}
-    if default and not wanted:  # a model with neither taggrams nor embeddings: all it has
-        return have
-    known = {k for n in registry.names() for k in registry.get(n).layers}
-    unknown = [k for k in layers if k not in known]
-    if unknown or not wanted:
-        raise ValueError(
-            f"unknown layer(s) {unknown or layers!r}; {spec.name} has {', '.join(have)}"
-        )
-    return wanted
-
-
-def _entry_meta(spec: registry.ModelSpec) -> dict:
-    """What a store records of a model beside its version: its clock, and the labels of a
-    model not built in (so that a store opens with them where the model is not registered)."""
-    meta = {"clock": spec.clock.to_json()}
-    if spec.labels is not None and not spec.builtin:
-        meta["labels"] = list(spec.labels)
-    return meta
-
-
-def _live_tracks(collection: Collection) -> list[dict]:
-    t = collection.tracks
-    mtime = t["mtime"]
-    mtime_ns = mtime.astype("int64") if mtime.dtype.kind == "i" else mtime.map(lambda v: v.value)
-    return [
-        {"id": tid, "path": p, "size": int(s), "mtime_ns": int(m), "duration": float(d)}
-        for tid, p, s, m, d in zip(
-            t.index, t["path"], t["size"], mtime_ns, t["duration"], strict=True
-        )
-    ]
 
 
 # -- feedback ------------------------------------------------------------------------------------

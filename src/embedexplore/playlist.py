@@ -8,7 +8,8 @@ one track to another, and export to M3U8 and XSPF, which common players open.
 
 A playlist is a DataFrame of tracks in play order, indexed by ``track_id``: ``path``,
 ``duration``, ``artist``, ``title`` (when a collection is given) and ``segments`` (the segment
-rows that put the track there).
+rows that put the track there). From a selection, a track enters when at least ``min_share`` of
+its segments are selected (:data:`MIN_SHARE`, a quarter, unless asked otherwise).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -25,7 +27,7 @@ import pandas as pd
 
 from ._atomic import atomic_write
 
-__all__ = ["ORDERS", "from_selection", "path", "radio", "to_m3u8", "to_xspf"]
+__all__ = ["MIN_SHARE", "ORDERS", "from_selection", "path", "radio", "to_m3u8", "to_xspf"]
 
 ORDERS = ("selection", "time", "axis")
 
@@ -46,8 +48,21 @@ def _frame(embeddings, track_ids, collection, segments=None) -> pd.DataFrame:
     return out
 
 
-def from_selection(embeddings, rows, *, order: str = "selection", model=None, collection=None):
-    """The tracks of selected segments, each once.
+#: The share of a track's segments that must be selected for it to enter a playlist made from
+#: a selection: a quarter, so that a lasso that grazes a track (1 of its 76 segments) leaves it
+#: out, while a track a quarter of which lies in the region is in.
+MIN_SHARE = 0.25
+
+
+def from_selection(
+    embeddings, rows, *, order: str = "selection", model=None, collection=None,
+    min_share: float = MIN_SHARE,
+):  # fmt: skip
+    """The tracks of selected segments, each once, if enough of each is selected.
+
+    A track enters when at least ``min_share`` of its segments are among ``rows``. Where that
+    leaves none of the selected tracks, the playlist is empty and a warning says to lower
+    ``min_share``.
 
     Parameters
     ----------
@@ -65,6 +80,10 @@ def from_selection(embeddings, rows, *, order: str = "selection", model=None, co
         segments are those ``rows`` index.
     collection : Collection, optional
         Artist, title and album of the tracks; needed for ``order="time"``.
+    min_share : float, default: 0.25
+        The share of a track's segments (of those ``rows`` index) that must be selected for it
+        to enter, from 0 to 1: 0 takes every track with a selected segment, 1 only the tracks
+        selected whole (:data:`MIN_SHARE`).
 
     Returns
     -------
@@ -72,21 +91,44 @@ def from_selection(embeddings, rows, *, order: str = "selection", model=None, co
         A playlist: one row per track in play order, indexed by ``track_id``, with ``path``,
         ``duration`` (seconds), ``artist``, ``title`` and ``album`` (from ``collection``; NaN
         without one) and ``segments`` (the selected rows of each track, in selection order).
+        Empty where nothing is selected, or no track has ``min_share`` of it selected.
 
     Raises
     ------
     ValueError
-        An unknown ``order``, ``order="time"`` without ``collection`` or ``order="axis"``
-        without ``model``.
+        An unknown ``order``, ``order="time"`` without ``collection``, ``order="axis"``
+        without ``model``, or ``min_share`` outside [0, 1].
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    if not 0 <= min_share <= 1:
+        raise ValueError(f"min_share must be a share from 0 to 1, got {min_share!r}")
     rows = [int(r) for r in np.asarray(rows).ravel()]
     table = embeddings.segments_of(model) if model is not None else embeddings.segments
     ids = table["track_id"].astype(str).to_numpy()
     segments: dict[str, list[int]] = {}
     for r in rows:
         segments.setdefault(ids[r], []).append(r)
+    shares = _shares(ids, segments)
+    kept = {t for t, share in shares.items() if share >= min_share}
+    if len(kept) < len(segments):
+        if not kept:
+            best = max(shares.values())
+            which = (
+                f"the one selected track has {best:.0%} of its segments selected, less than "
+                f"min_share={min_share:g}"
+                if len(segments) == 1
+                else f"none of the {len(segments)} selected tracks has {min_share:.0%} of its "
+                f"segments selected (the most: {best:.0%})"
+            )
+            warnings.warn(
+                f"{which}, so the playlist is empty: pass a lower min_share (0 takes every "
+                "track with a selected segment)",
+                UserWarning,
+                stacklevel=2,
+            )
+        segments = {t: rs for t, rs in segments.items() if t in kept}
+        rows = [r for r in rows if ids[r] in kept]
     tracks = list(segments)
     if order == "time":
         if collection is None:
@@ -108,6 +150,13 @@ def from_selection(embeddings, rows, *, order: str = "selection", model=None, co
             where.setdefault(ids[r], []).append(v)
         tracks = sorted(tracks, key=lambda t: float(np.mean(where[t])))
     return _frame(embeddings, tracks, collection, segments)
+
+
+def _shares(ids: np.ndarray, segments: dict[str, list[int]]) -> dict[str, float]:
+    """For each track of ``segments`` (track id -> selected rows): the share of its rows
+    (``ids``: the track of each row) that are selected."""
+    total = pd.Series(ids).value_counts()
+    return {t: len(set(rs)) / int(total[t]) for t, rs in segments.items()}
 
 
 def _track_space(embeddings, model, layer):

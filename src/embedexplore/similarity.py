@@ -14,7 +14,13 @@ random spaces give about ``n / (N - 1)``.
 
 Neighbours are exact: all distances are computed, a block of queries at a time, with torch on
 the GPU when there is one (a matrix product per block) and on the CPU otherwise. Ties are broken
-by item index, so the result does not depend on the device or the block size.
+by item index, so the result does not depend on the device or the block size. Segments of one
+track are near each other in any space: ``exclude_same_track=True`` (with ``tracks``) leaves them
+out of each item's neighbours, in both spaces.
+
+S_n says whether two spaces agree, not whether either is right: :func:`precision_at_k`,
+:func:`mean_average_precision` and :func:`precision_chance` (from :mod:`embedexplore._retrieval`)
+measure how often an item's neighbours share its label (artist, album, genre).
 """
 
 from __future__ import annotations
@@ -23,25 +29,29 @@ import itertools
 
 import numpy as np
 import pandas as pd
-import torch
+
+from ._retrieval import (
+    METRICS,
+    _space,
+    groups,
+    mean_average_precision,
+    nearest,
+    precision_at_k,
+    precision_chance,
+)
 
 __all__ = [
     "knn",
+    "mean_average_precision",
     "neighbors",
     "nn_similarity",
     "nn_similarity_matrix",
     "plot_matrix",
+    "precision_at_k",
+    "precision_chance",
     "similarity_table",
     "spaces",
 ]
-
-METRICS = ("cosine", "euclidean")
-
-
-def _device(device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def knn(
@@ -88,40 +98,13 @@ def knn(
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-    dev = _device(device)
-    xt = torch.from_numpy(np.array(x, np.float32)).to(dev)  # a copy: x may be a read-only map
-    if xt.ndim != 2:
-        raise ValueError(f"x must be [N, d], got shape {tuple(xt.shape)}")
-    n = xt.shape[0]
+    x = _space(x, finite=False)
+    n = len(x)
     if not 1 <= k <= n - 1:
         raise ValueError(f"k must be between 1 and N - 1 = {n - 1}, got {k}")
-    q = np.arange(n) if queries is None else np.asarray(queries, np.int64)
-    if metric == "cosine":
-        xt = xt / xt.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    else:
-        sq = (xt * xt).sum(1)
-    if block is None:
-        block = max(1, min(len(q), (64 << 20) // max(n, 1)))
-    out_i = np.empty((len(q), k), np.int64)
-    out_d = np.empty((len(q), k), np.float32)
-    # a few extra candidates so that ties at the k-th place are resolved by index below
-    extra = min(n - 1, k + 16)
-    for a in range(0, len(q), block):
-        rows = torch.as_tensor(q[a : a + block], device=dev)
-        sims = xt[rows] @ xt.T  # [b, N]
-        if metric == "cosine":
-            d = 1.0 - sims
-        else:
-            d = (sq[rows, None] - 2.0 * sims + sq[None, :]).clamp_min(0.0)
-        d[torch.arange(len(rows), device=dev), rows] = float("inf")  # the query itself
-        vals, idx = torch.topk(d, extra, dim=1, largest=False, sorted=True)
-        vals, idx = vals.cpu().numpy(), idx.cpu().numpy()
-        order = np.lexsort((idx, vals), axis=1)  # by distance, then by index
-        idx = np.take_along_axis(idx, order, 1)[:, :k]
-        vals = np.take_along_axis(vals, order, 1)[:, :k]
-        out_i[a : a + len(rows)] = idx
-        out_d[a : a + len(rows)] = np.sqrt(vals) if metric == "euclidean" else vals
-    return out_i, out_d
+    kw = {"metric": metric, "queries": queries, "device": device, "block": block}
+    idx, dist, _ = nearest(x, k, finite=False, **kw)
+    return idx, dist
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -130,7 +113,39 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (both[:, 1:] == both[:, :-1]).sum(axis=1)
 
 
-def nn_similarity(a, b, n=(5, 10, 100, 200), *, metric: str = "cosine", device="auto"):
+def _neighbour_lists(x, k: int, metric: str, device, exclude: list) -> tuple:
+    """Each item's ``k`` nearest neighbours (``-1`` past its candidates) and how many it has."""
+    if not exclude:
+        idx, _ = knn(x, k, metric=metric, device=device)
+        return idx, np.full(len(idx), k)
+    if k < 1:
+        raise ValueError(f"n must be at least 1, got {k}")
+    idx, _, found = nearest(x, k, metric=metric, device=device, exclude=exclude)
+    return idx, found
+
+
+def _s_n(ia: np.ndarray, ib: np.ndarray, found: np.ndarray, m: int) -> float:
+    """S_m over the items with at least ``m`` neighbours in both lists."""
+    ok = found >= m
+    if not ok.any():
+        raise ValueError(
+            f"no item has n={m} neighbours left after the exclusions: choose a smaller n"
+        )
+    return float(_overlap(ia[ok, :m], ib[ok, :m]).mean() / m)
+
+
+def nn_similarity(
+    a,
+    b,
+    n=(5, 10, 100, 200),
+    *,
+    metric: str = "cosine",
+    device="auto",
+    tracks=None,
+    artists=None,
+    exclude_same_track: bool = False,
+    exclude_same_artist: bool = False,
+):
     """S_n between two spaces holding the same items in the same order (see module docstring).
 
     Parameters
@@ -147,6 +162,14 @@ def nn_similarity(a, b, n=(5, 10, 100, 200), *, metric: str = "cosine", device="
     device : str or torch.device, default: "auto"
         Where the neighbours are computed: ``"auto"`` (CUDA when present), ``"cuda"``,
         ``"cpu"``.
+    tracks, artists : array_like, optional
+        Length ``N``: each item's track and artist, for the exclusions.
+    exclude_same_track : bool, default: False
+        Remove each item's own track from its neighbours, in both spaces, before taking the
+        ``n`` nearest (segments of one track resemble each other in any space and inflate
+        S_n); needs ``tracks``. Items left with fewer than ``n`` neighbours are not counted.
+    exclude_same_artist : bool, default: False
+        The same for each item's artist; needs ``artists``.
 
     Returns
     -------
@@ -157,24 +180,34 @@ def nn_similarity(a, b, n=(5, 10, 100, 200), *, metric: str = "cosine", device="
     Raises
     ------
     ValueError
-        The spaces hold different numbers of items, or (from :func:`knn`) an ``n`` is out of
-        range or a metric unknown.
+        The spaces hold different numbers of items, (from :func:`knn`) an ``n`` is out of
+        range or a metric unknown, an exclusion lacks its ids, or no item has ``n`` neighbours
+        left after the exclusions.
     """
     a, b = np.asarray(a), np.asarray(b)
     if len(a) != len(b):
         raise ValueError(f"the spaces hold {len(a)} and {len(b)} items: they must be the same")
+    excl = groups(len(a), tracks, artists, exclude_same_track, exclude_same_artist)
     ma, mb = (metric, metric) if isinstance(metric, str) else metric
     ns = (n,) if np.isscalar(n) else tuple(n)
     k = max(ns)
-    ia, _ = knn(a, k, metric=ma, device=device)
-    ib, _ = knn(b, k, metric=mb, device=device)
-    out = pd.Series({m: float(_overlap(ia[:, :m], ib[:, :m]).mean() / m) for m in ns}, name="S_n")
+    ia, found = _neighbour_lists(a, k, ma, device, excl)
+    ib, _ = _neighbour_lists(b, k, mb, device, excl)
+    out = pd.Series({m: _s_n(ia, ib, found, m) for m in ns}, name="S_n")
     out.index.name = "n"
     return float(out.iloc[0]) if np.isscalar(n) else out
 
 
 def nn_similarity_matrix(
-    spaces: dict, n: int = 10, *, metric: str = "cosine", device="auto"
+    spaces: dict,
+    n: int = 10,
+    *,
+    metric: str = "cosine",
+    device="auto",
+    tracks=None,
+    artists=None,
+    exclude_same_track: bool = False,
+    exclude_same_artist: bool = False,
 ) -> pd.DataFrame:
     """S_n between every pair of ``spaces``: a symmetric DataFrame with 1 on the diagonal.
 
@@ -192,6 +225,14 @@ def nn_similarity_matrix(
     device : str or torch.device, default: "auto"
         Where the neighbours are computed: ``"auto"`` (CUDA when present), ``"cuda"``,
         ``"cpu"``.
+    tracks, artists : array_like, optional
+        Length ``N``: each item's track and artist, for the exclusions.
+    exclude_same_track : bool, default: False
+        Remove each item's own track from its neighbours, in both spaces, before taking the
+        ``n`` nearest (segments of one track resemble each other in any space and inflate
+        S_n); needs ``tracks``. Items left with fewer than ``n`` neighbours are not counted.
+    exclude_same_artist : bool, default: False
+        The same for each item's artist; needs ``artists``.
 
     Returns
     -------
@@ -202,17 +243,21 @@ def nn_similarity_matrix(
     Raises
     ------
     ValueError
-        The spaces hold different numbers of items, or (from :func:`knn`) ``n`` is out of range
-        or ``metric`` unknown.
+        The spaces hold different numbers of items, (from :func:`knn`) ``n`` is out of range
+        or ``metric`` unknown, an exclusion lacks its ids, or no item has ``n`` neighbours left
+        after the exclusions.
     """
     names = list(spaces)
     lengths = {len(np.asarray(v)) for v in spaces.values()}
     if len(lengths) != 1:
         raise ValueError("every space must hold the same items")
-    nn = {name: knn(spaces[name], n, metric=metric, device=device)[0] for name in names}
+    excl = groups(lengths.pop(), tracks, artists, exclude_same_track, exclude_same_artist)
+    nn, found = {}, None
+    for name in names:
+        nn[name], found = _neighbour_lists(spaces[name], n, metric, device, excl)
     m = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
     for x, y in itertools.combinations(names, 2):
-        m.loc[x, y] = m.loc[y, x] = _overlap(nn[x], nn[y]).mean() / n
+        m.loc[x, y] = m.loc[y, x] = _s_n(nn[x], nn[y], found, n)
     m.attrs["n"] = n
     return m
 
@@ -299,7 +344,8 @@ def similarity_table(matrix: pd.DataFrame) -> pd.DataFrame:
     matrix : pandas.DataFrame
         What :func:`nn_similarity_matrix` returns; space names are ``model/layer`` (the
         registry gives each model's architecture and dataset; a model it does not know is read
-        as ``architecture-dataset``).
+        as ``architecture-dataset``). A random-weights control
+        (:func:`embedexplore.models.random_weights`) was trained on nothing: it makes no pair.
 
     Returns
     -------
@@ -309,6 +355,7 @@ def similarity_table(matrix: pd.DataFrame) -> pd.DataFrame:
         ``attrs["n"]`` copied from ``matrix``.
     """
 
+    from .models.random_init import FACTORY as RANDOM_WEIGHTS
     from .registry import find
 
     def parts(name):
@@ -317,9 +364,10 @@ def similarity_table(matrix: pd.DataFrame) -> pd.DataFrame:
         if spec is not None:  # the registry's architecture and training data
             arch, data = spec.architecture, spec.dataset.lower()
             # a model of its own kind (the default "custom" and "-") is its own architecture
-            # and dataset: it makes no pair with another such model
-            arch = model if arch == "custom" else arch
-            data = model if data in ("-", "") else data
+            # and dataset: it makes no pair with another such model; nor does an untrained one
+            untrained = spec.factory == RANDOM_WEIGHTS
+            arch = model if arch == "custom" or untrained else arch
+            data = model if data in ("-", "") or untrained else data
         else:
             arch, _, data = model.rpartition("-")
         return {"architecture": arch, "dataset": data, "layer": layer}

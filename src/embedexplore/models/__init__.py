@@ -1,5 +1,6 @@
 """The models: MusiCNN and VGG trained on the Million Song Dataset and MagnaTagATune, the
-handcrafted baselines, VGGish, and yours (:func:`embedexplore.register_model`).
+handcrafted baselines, VGGish, yours (:func:`embedexplore.register_model`), and the taggers
+untrained, as a control (:func:`random_weights`).
 
 >>> import embedexplore
 >>> embedexplore.models.available()                          # doctest: +SKIP
@@ -32,6 +33,7 @@ __all__ = [
     "load_model",
     "load_vggish",
     "musicnn",
+    "random_weights",
     "register_model",
     "use_vggish",
     "vgg",
@@ -44,6 +46,7 @@ _LAZY = {
     "WaveformModel": "runner", "ModelError": "runner",
     "MusiCNN": "musicnn_net", "musicnn": "musicnn_net", "VGG": "vgg_net", "vgg": "vgg_net",
     "VGGish": "vggish_net", "vggish": "vggish_net", "load_vggish": "vggish_net",
+    "random_weights": "random_init",
 }  # fmt: skip
 
 
