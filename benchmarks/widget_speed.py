@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/widget_speed.py                 # 70k, 1M and 2M points per pane
     .venv/bin/python benchmarks/widget_speed.py --sizes 70000
+    .venv/bin/python benchmarks/widget_speed.py --startup       # Explorer(...) on the demo
 
 For each size, a notebook cell displays an Explorer whose two panes hold that many points
 (synthetic clusters: the frontend's cost depends on the number of points, not on where they came
@@ -20,6 +21,11 @@ from), and the script reports:
 Where the widget draws a subsample while a pane moves (its level of detail, for large collections
 on slow WebGL), the pan and zoom figures say how many redraws drew only the subsample, and the
 note the pane showed; the timings run until the pane has drawn all its points again.
+
+With ``--startup`` (no browser): how long ``Explorer(collection, embeddings)`` takes on the demo
+collection with nothing cached, until both panes have their t-SNE (``explorer.wait()``), and,
+for reference, the two t-SNEs computed one after the other as the constructor did before it
+returned at once (issue 18). Each of 3 rounds uses a fresh projection cache.
 
 Software rendering here: WebGL on SwiftShader with --disable-gpu (see tests/jupyterlab.py). For
 comparison, DESIGN.md reports jupyter-scatter in the same setup: 70,000 points first drawn in
@@ -236,9 +242,54 @@ def measure(page, cdp, n: int, view: str = "segments") -> dict:
     }
 
 
+def startup(demo: Path, rounds: int = 3) -> None:
+    """Print the Explorer's constructor time on the demo collection (see the module docstring)."""
+    import os
+
+    import embedexplore as ee
+    from _hardware import describe
+    from embedexplore import datasets
+
+    print(describe())
+    if not (demo / "store").exists():
+        folder = datasets.demo(demo / "music", progress=False)
+        ee.extract(ee.scan(folder, progress=False), store=demo / "store",
+                   models=["musicnn-msd", "vgg-msd"], progress=False)  # fmt: skip
+    collection = ee.scan(demo / "music", progress=False)
+    emb = ee.open_store(demo / "store")
+    ee.project(emb, "tsne", model="musicnn-msd", cache=False)  # imports and compiles once
+    for k in range(rounds):
+        with tempfile.TemporaryDirectory() as cache:
+            os.environ["EMBEDEXPLORE_CACHE"] = cache
+            t0 = time.perf_counter()
+            explorer = ee.Explorer(collection, emb)
+            made = time.perf_counter() - t0
+            explorer.wait()
+            ready = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for model in (explorer.left["model"], explorer.right["model"]):
+            ee.project(emb, "tsne", model=model, cache=False)
+        before = time.perf_counter() - t0
+        print(f"round {k + 1}: {explorer.n_points} points, t-SNE in both panes: "
+              f"Explorer(collection, embeddings) returned in {made:.3f} s; both panes' points "
+              f"after {ready:.1f} s; the same two t-SNEs one after the other (what the "
+              f"constructor waited for before) {before:.1f} s", flush=True)  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[70_000, 1_000_000, 2_000_000])
+    ap.add_argument(
+        "--startup",
+        action="store_true",
+        help="time Explorer(...) on the demo collection instead (no browser)",
+    )
+    ap.add_argument(
+        "--demo",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "ee-demo",
+        help="--startup: where the demo collection and its store are (made once)",
+    )
     ap.add_argument(
         "--view",
         default="segments",
@@ -246,6 +297,9 @@ def main() -> None:
         help="trajectories: a line through each synthetic track's 60 points",
     )
     args = ap.parse_args()
+    if args.startup:
+        startup(args.demo)
+        return
     import os
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Set up embedexplore in ./.venv: Python >= 3.10, torch, the package (editable) and its extras.
-#   bash scripts/setup.sh            # the package
-#   bash scripts/setup.sh test       # the package and what the tests need
+# Set up embedexplore in ./.venv from this checkout: Python >= 3.10, torch, the package (editable)
+# and one of its extras.
+#   bash scripts/setup.sh            # the package and JupyterLab (extra "lab"): the notebooks
+#   bash scripts/setup.sh test       # the package and what the tests need (JupyterLab included)
 # torch: EMBEDEXPLORE_TORCH picks the requirement (default torch==2.13.0, which on the project's
 # CPU machines is a local CPU wheel; an unpinned torch pulls several GB of CUDA libraries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-}"
+extras="${1:-lab}"
 python="${PYTHON:-python3}"
 "$python" - <<'PY'
 import sys
@@ -30,8 +31,4 @@ pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   pip install "${EMBEDEXPLORE_TORCH:-torch==2.13.0}"
 fi
-if [ -n "$extras" ]; then
-  pip install -e ".[$extras]"
-else
-  pip install -e .
-fi
+pip install -e ".[$extras]"

@@ -49,6 +49,7 @@ MODULES = (
     "similarity",
     "explorer",
     "widget",
+    "app",
     "tags",
     "models",
     "models.tagger",

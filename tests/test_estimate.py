@@ -172,9 +172,10 @@ def test_a_folder_without_audio_and_bad_arguments(tmp_path, music, tiny):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible")
-def test_cuda_asked_without_a_gpu_is_estimated_for_the_cpu(music, tmp_path, tiny):
-    with pytest.warns(RuntimeWarning, match="no CUDA GPU"):
-        est = ee.estimate_extraction(music, store=tmp_path / "s", models="tiny", device="cuda")
+def test_cuda_asked_without_a_gpu_is_an_error_as_for_extract(music, tmp_path, tiny):
+    with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
+        ee.estimate_extraction(music, store=tmp_path / "s", models="tiny", device="cuda:0")
+    est = ee.estimate_extraction(music, store=tmp_path / "s", models="tiny", device="auto")
     assert est.device == "cpu" and str(est).endswith("on this CPU.")
 
 

@@ -381,15 +381,17 @@ def test_a_folder_without_readable_audio_is_one_clear_error(real_folder, tmp_pat
     assert not (tmp_path / "s").exists()
 
 
-def test_cuda_asked_without_a_gpu_warns_and_runs_on_cpu(real_folder, tmp_path):
+def test_cuda_asked_without_a_gpu_is_an_error_and_auto_runs_on_cpu(real_folder, tmp_path):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is visible")
     coll = _scan(real_folder).filter(path="*/asc/*")
-    with pytest.warns(RuntimeWarning, match="sees no CUDA GPU"):
-        emb = extract(coll, store=tmp_path / "s", models="musicnn-msd", device="cuda",
-                      progress=False, workers=0)  # fmt: skip
+    with pytest.raises(ValueError, match=r"^device='cuda' was asked for, but torch sees no CUDA"):
+        extract(coll, store=tmp_path / "s", models="musicnn-msd", device="cuda", progress=False)
+    assert not (tmp_path / "s").exists()  # refused before the store is made
+    emb = extract(coll, store=tmp_path / "s", models="musicnn-msd", device="auto",
+                  progress=False, workers=0)  # fmt: skip
     assert emb.stats.device == "cpu" and len(emb.tracks) == 3
 
 

@@ -414,7 +414,9 @@ def test_nan_in_the_music_stops_the_run_naming_the_model(music, tmp_path):
 def test_a_store_written_before_clocks_were_recorded_opens_unchanged(tmp_path):
     """tests/data/store-0.1: written by embedexplore at commit ed3c344 (before this change) from
     the two WAV files beside it (tests/data/store-0.1/music). It opens and reads as it did, and
-    extracting the same audio today gives the very same arrays."""
+    extracting the same audio today gives the same arrays: bit for bit on the CPU that wrote them
+    (an AMD EPYC), within float16's rounding of the float32 results on another (an Intel Xeon's
+    oneDNN kernels sum in another order: 0.7% of the values move by 1 to 4 float16 steps)."""
     old = tmp_path / "old"
     shutil.copytree(DATA / "store-0.1", old)
     before = _tree(old / "store")
@@ -432,7 +434,13 @@ def test_a_store_written_before_clocks_were_recorded_opens_unchanged(tmp_path):
     assert list(new.tracks.index) == list(emb.tracks.index)
     for m in emb.models:
         for layer in ("taggrams", "embeddings"):
-            np.testing.assert_array_equal(new.array(m, layer), emb.array(m, layer))
+            a, b = np.asarray(new.array(m, layer)), np.asarray(emb.array(m, layer))
+            assert a.dtype == b.dtype == np.float16 and a.shape == b.shape
+            # the float32 values that rounded to these differ by at most ~1e-6 relative; their
+            # float16 roundings by a few steps of the value's size at most
+            steps = np.abs(a.astype(np.float32) - b) / np.spacing(np.maximum(abs(a), abs(b)))
+            assert steps.max() <= 8, (m, layer, steps.max())
+            assert (a == b).mean() >= 0.95, (m, layer, (a == b).mean())
 
 
 @pytest.mark.slow

@@ -101,7 +101,11 @@ def test_an_unmounted_drive_keeps_the_store(music, tmp_path):
         shutil.move(p, away / p.name)  # "unmounted": the mount point is an empty folder
 
     gone = cli(*args)
-    assert gone.returncode == 0, gone.stderr
+    assert gone.returncode == 1, gone.stderr  # nothing read: a script can tell
+    assert gone.stderr.strip().splitlines()[-1] == (
+        f"embedexplore: error: no audio file in {music} (nor in its sub-folders); the store's "
+        f"tracks are kept in {store}"
+    )
     assert "5 of the 5 tracks in the store" in gone.stderr
     assert "if a drive is not mounted" in gone.stderr and "holds no audio file now" in gone.stderr
     assert "5 tracks not found kept" in gone.stdout

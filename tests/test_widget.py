@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import math
+import threading
+import time
 import wave
+from concurrent.futures import CancelledError
 
 import numpy as np
 import pytest
@@ -337,6 +340,9 @@ def test_the_page_cannot_change_the_clip_length(explorer, seconds):
         ("hop_seconds", 0.01),
         ("track_durations", memoryview(b"\0" * 8)),
         ("_esm", "export default { render() { fetch('https://example.com'); } };"),
+        ("left_computing", True),  # a pane that would wait for points that never come
+        ("right_progress", 0.5),
+        ("left_status", "t-SNE of 423 points: computing… 35%"),
     ],
 )
 def test_the_page_cannot_change_what_only_the_kernel_sets(explorer, name, value):
@@ -560,3 +566,225 @@ def test_time_scales_show_windows_and_select_them(clocks, tiny, scale, seconds, 
     x.view = "segments"
     x.time_scale = "native"
     assert x.n_points == len(emb.windows(SEG)) and x.scale_note and len(x.selection) == 0
+
+
+# -- the projections in the background (issue 18) -----------------------------------------------
+
+
+class _Gate:
+    """``ee.project`` with the calls of some methods held at a gate until the test opens it;
+    how each of those calls ended (``(method, "done" | "stopped" | "failed")``) is kept in
+    ``ended``. The other methods pass straight through."""
+
+    def __init__(self, methods, fail=None):
+        from embedexplore import projection
+
+        self.real = projection.project
+        self.methods = methods
+        self.fail = fail  # an exception to raise instead of projecting, at the gate
+        self.open = threading.Event()
+        self.entered = threading.Event()
+        self.ended = []
+
+    def __call__(self, *args, **kwargs):
+        method = kwargs.get("method")
+        if method not in self.methods:
+            return self.real(*args, **kwargs)
+        self.entered.set()
+        assert self.open.wait(120), "the test never opened the gate"
+        if self.fail is not None:
+            self.ended.append((method, "failed"))
+            raise self.fail
+        try:
+            out = self.real(*args, **kwargs)
+        except CancelledError:
+            self.ended.append((method, "stopped"))
+            raise
+        self.ended.append((method, "done"))
+        return out
+
+
+@pytest.fixture
+def gate(monkeypatch):
+    from embedexplore import projection
+
+    def install(*methods, fail=None):
+        g = _Gate(methods, fail)
+        monkeypatch.setattr(projection, "project", g)
+        return g
+
+    yield install
+
+
+def _xy(explorer, side):
+    return np.frombuffer(getattr(explorer, f"{side}_xy"), "<f4").reshape(2, -1).T
+
+
+def test_the_explorer_returns_before_its_t_sne_and_the_pane_fills_in_later(explorer_parts, gate):
+    collection, emb = explorer_parts
+    n = len(emb.segments)
+    g = gate("tsne")
+    x = ee.Explorer(collection, emb, right={"projection": "pca"})  # left: t-SNE, by default
+    statuses = []
+    x.observe(lambda change: statuses.append((change.new, x.left_progress)), "left_status")
+    assert g.entered.wait(60)  # the worker reached the t-SNE, which waits at the gate
+    # the constructor returned meanwhile: the points, the PCA pane, the left pane computing
+    assert x.n_points == n and not x.ready
+    assert x.left_computing and x.left_xy == b"" and x.left_progress == 0.0
+    assert x.left_status == f"t-SNE of {n:,} points: computing…"
+    assert not x.right_computing and x.right_status == "" and _xy(x, "right").shape == (n, 2)
+    # selections, from code and from the page, work while a pane computes
+    x.selection = [5, 7]
+    bits = np.unpackbits(np.frombuffer(x.selected, np.uint8), bitorder="little")
+    assert np.flatnonzero(bits).tolist() == [5, 7]
+    _select(x, [1, 2, 3])
+    assert x.selection.tolist() == [1, 2, 3] and len(x.selected_tracks) >= 1
+    with pytest.raises(TimeoutError, match="the left pane still computes after 0"):
+        x.wait(timeout=0.1)
+    g.open.set()
+    assert x.wait(timeout=300) is x and x.ready
+    assert g.ended == [("tsne", "done")]
+    assert not x.left_computing and x.left_status == "" and x.left_progress == -1.0
+    xy = _xy(x, "left")
+    assert xy.shape == (n, 2) and np.isclose(np.abs(xy).max(), 0.95)
+    # the same points as projecting directly (normalised: see test_traits_hold_...)
+    direct = ee.project(emb, "tsne", model="musicnn-msd")
+    ratio = (xy - xy.mean(0)) / (direct - direct.mean(0))
+    assert np.allclose(ratio, ratio[0, 0], rtol=1e-3)
+    # the pane said how far it was, in steps, before its points came
+    shares = [p for text, p in statuses if text.endswith("%")]
+    assert len(shares) > 10 and shares == sorted(shares) and shares[-1] == 1.0
+    assert [text for text, _ in statuses if text.endswith("%")][-1].endswith("computing… 100%")
+    assert statuses[-1] == ("", -1.0) and x.selection.tolist() == [1, 2, 3]
+
+
+def test_pca_of_many_points_computes_in_the_background_too(explorer_parts, gate, monkeypatch):
+    from embedexplore import _explorer_jobs
+
+    collection, emb = explorer_parts
+    n = len(emb.segments)
+    monkeypatch.setattr(_explorer_jobs, "AT_ONCE", n - 1)  # as if the demo had a million points
+    g = gate("pca")
+    x = ee.Explorer(collection, emb, left={"projection": "pca"}, right={"projection": "tags"})
+    assert g.entered.wait(60)
+    # no share reported (the page counts the seconds); the tag axes were drawn at once
+    assert x.left_computing and x.left_progress == -1.0 and x.left_xy == b""
+    assert x.left_status == f"PCA of {n:,} points: computing…"
+    assert not x.right_computing and _xy(x, "right").shape == (n, 2)
+    g.open.set()
+    x.wait(timeout=60)
+    assert g.ended == [("pca", "done")] and x.left_status == ""
+    direct = ee.project(emb, "pca", model="musicnn-msd")
+    xy = _xy(x, "left")
+    ratio = (xy - xy.mean(0)) / (direct - direct.mean(0))
+    assert np.allclose(ratio, ratio[0, 0], rtol=1e-3)
+
+
+def test_a_newer_choice_supersedes_the_projection_still_running(explorer_parts, gate):
+    collection, emb = explorer_parts
+    g = gate("tsne")
+    x = ee.Explorer(collection, emb, right={"projection": "pca"})
+    assert g.entered.wait(60) and x.left_computing
+    # the page asks for PCA on the left while the t-SNE waits: drawn at once
+    x.set_state({"left": {**x.left, "projection": "pca"}})
+    pca = _xy(x, "left").copy()
+    assert not x.left_computing and x.left_status == "" and pca.shape == (x.n_points, 2)
+    assert x.left_title.endswith("PCA")
+    g.open.set()  # the t-SNE goes on, late
+    assert x.wait(timeout=300) is x
+    deadline = time.monotonic() + 60
+    while not g.ended and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # stopped at its first progress report, and its points never drawn over the PCA's
+    assert g.ended == [("tsne", "stopped")]
+    np.testing.assert_array_equal(_xy(x, "left"), pca)
+    assert not x.left_computing and x.left_status == ""
+
+
+def test_a_menu_clicked_through_computes_only_the_last_choice(explorer_parts, gate):
+    collection, emb = explorer_parts
+    g = gate("tsne", "umap")
+    x = ee.Explorer(collection, emb, left={"projection": "pca"}, right={"projection": "pca"})
+    x.right = {"projection": "tsne"}
+    assert g.entered.wait(60)
+    for projection in ("umap", "tsne", "umap", "std-pca", "tsne"):  # while the first waits
+        x.right = {"projection": projection}
+        assert x.right_computing == (projection != "std-pca")
+    assert x.right_status.endswith("waiting for the t-SNE it replaces to stop…")
+    g.open.set()
+    x.wait(timeout=300)
+    assert g.ended == [("tsne", "stopped"), ("tsne", "done")]  # the first, stopped; the last
+    assert x.right_title.endswith("t-SNE") and x.right_status == ""
+    assert _xy(x, "right").shape == (x.n_points, 2)
+
+
+def test_a_projection_that_fails_says_why_in_its_pane(explorer_parts, gate, caplog):
+    collection, emb = explorer_parts
+    g = gate("tsne", fail=ZeroDivisionError("a bug in the projection"))
+    with caplog.at_level("WARNING", logger="embedexplore"):
+        x = ee.Explorer(collection, emb, right={"projection": "pca"})
+        g.open.set()
+        x.wait(timeout=60)
+    assert x.left_status == "cannot project: ZeroDivisionError: a bug in the projection"
+    assert not x.left_computing and x.left_xy == b"" and x.ready
+    assert "a bug in the projection" in caplog.text and "Traceback" in caplog.text
+    # the next choice works again
+    x.left = {"projection": "pca"}
+    assert x.left_status == "" and _xy(x, "left").shape == (x.n_points, 2)
+
+
+def test_closing_the_explorer_stops_its_projections(explorer_parts, gate):
+    collection, emb = explorer_parts
+    g = gate("tsne")
+    x = ee.Explorer(collection, emb)
+    assert g.entered.wait(60)
+    x.close()
+    assert x.ready and not x.left_computing and not x.right_computing
+    g.open.set()
+    x._projections.cancel(wait=60)  # the worker ends: the left t-SNE stopped, the right never ran
+    assert g.ended == [("tsne", "stopped")] and x.left_xy == x.right_xy == b""
+
+
+def test_a_t_sne_stops_when_its_progress_callback_says_so(explorer_parts, tmp_path):
+    _, emb = explorer_parts
+    calls = []
+
+    def progress(done):
+        calls.append(done)
+        return len(calls) == 6  # openTSNE's fourth report
+
+    with pytest.raises(CancelledError):
+        ee.project(emb, "tsne", model="vgg-msd", progress=progress, cache=tmp_path)
+    # two checks before openTSNE starts (before and after the PCA to 50 dimensions), then
+    # every 10 of its 600 iterations: stopped after 40, not run to its end, and not cached
+    assert calls == [0.0, 0.0, 10 / 600, 20 / 600, 30 / 600, 40 / 600]
+    assert list(tmp_path.iterdir()) == []
+
+
+_SCRIPT = """
+import sys
+import numpy as np
+import embedexplore as ee
+
+x = ee.Explorer(None, ee.open_store(sys.argv[1]), right={"projection": "pca"})
+print("computing after the constructor:", x.left_computing, flush=True)
+x.wait()
+print("points:", len(np.frombuffer(x.left_xy, "<f4")) // 2, x.n_points)
+"""
+
+
+def test_in_a_script_each_background_projection_draws_a_progress_bar(demo_store, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    _, store = demo_store
+    env = {**os.environ, "EMBEDEXPLORE_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", _SCRIPT, str(store)], capture_output=True,
+                         text=True, env=env, timeout=600)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    n = len(ee.open_store(store).segments)
+    assert out.stdout.splitlines() == ["computing after the constructor: True", f"points: {n} {n}"]
+    bars = out.stderr.replace("\r", "\n")
+    assert "t-SNE of the left pane:   0%" in bars and "t-SNE of the left pane: 100%" in bars
+    assert "right pane" not in bars  # PCA: computed at once, no bar

@@ -1,7 +1,8 @@
 """The Explorer in a real JupyterLab, in Debian's chromium: both panes draw, hover labels on both
 panes (also while the kernel is busy), a lasso selects exactly the points inside it (checked in the
 kernel against a point-in-polygon test done here), a click plays the segment; a registered model of
-another clock in the menus, the windows both panes then show, the time-scale menu.
+another clock in the menus, the windows both panes then show, the time-scale menu; each pane's
+progress while its t-SNE computes in the background, then its points.
 
 One JupyterLab and one browser serve the whole module: one page for the demo collection, another
 for the store of two clocks. The tests run in file order and each leaves its page as it found it
@@ -49,7 +50,8 @@ def browser(tmp_path_factory):
 @contextmanager
 def _opened(browser, notebook: str, cells: list[str], page=None):
     """``notebook`` written, opened in ``page`` (default: a new one, closed after), run, both
-    panes drawn: ``(lab, page, kernel, errors)``."""
+    panes drawn (their projections done: they compute after the cell): ``(lab, page, kernel,
+    errors)``."""
     lab, context, root = browser
     jl.notebook(root / notebook, cells)
     own = page is None
@@ -59,8 +61,8 @@ def _opened(browser, notebook: str, cells: list[str], page=None):
     try:
         page.goto(lab.url(notebook))
         jl.run_all(page)
-        page.wait_for_selector(".ee-left[data-drawn='1']", timeout=60_000)
-        page.wait_for_selector(".ee-right[data-drawn='1']", timeout=60_000)
+        page.wait_for_selector(".ee-left[data-drawn='1']", timeout=240_000)
+        page.wait_for_selector(".ee-right[data-drawn='1']", timeout=240_000)
         kernel = lab.kernel(notebook)
         try:
             yield lab, page, kernel, errors
@@ -183,21 +185,29 @@ def test_trajectories_and_averages_draw(session):
     for view, n in (("trajectories", jl.evaluate(kernel, "explorer.n_points")),
                     ("averages", n_tracks)):  # fmt: skip
         before = page.evaluate("() => Number(document.querySelector('.ee-left').dataset.draws)")
-        jl.evaluate(kernel, f"explorer.__setattr__('view', {view!r}) or explorer.n_points")
-        page.wait_for_function(
-            "(b) => Number(document.querySelector('.ee-left').dataset.draws) > b + 1", arg=before
-        )
+        # the panes' t-SNE of the averages computes in the background: wait() for it
+        jl.evaluate(kernel, f"explorer.__setattr__('view', {view!r}) or explorer.wait().n_points")
+        _settled(page, before)
         page.wait_for_timeout(1500)  # the trajectories' splines are computed in a worker
         for side in ("left", "right"):
             assert _coloured(page, side) > 5 * n, (view, side)
         page.screenshot(path=str(jl.screenshot_dir() / f"{view}.png"))
     before = page.evaluate("() => Number(document.querySelector('.ee-left').dataset.draws)")
-    jl.evaluate(kernel, "explorer.__setattr__('view', 'segments') or 0")
-    page.wait_for_function(
-        "(b) => Number(document.querySelector('.ee-left').dataset.draws) > b + 1", arg=before
-    )
+    jl.evaluate(kernel, "explorer.__setattr__('view', 'segments') or explorer.wait() and 0")
+    _settled(page, before)
     page.wait_for_timeout(500)
     assert not errors, errors
+
+
+def _settled(page, draws_before: int) -> None:
+    """Wait until the left pane drew again and both panes show points, none computing."""
+    page.wait_for_function(
+        "(b) => { const ps = [...document.querySelectorAll('.ee-pane')];"
+        " return Number(ps[0].dataset.draws) > b"
+        " && ps.every(p => p.dataset.drawn === '1' && !p.dataset.computing); }",
+        arg=draws_before,
+        timeout=120_000,
+    )
 
 
 def test_hover_shows_the_label_on_both_panes(session):
@@ -442,3 +452,86 @@ def test_the_time_scale_menu_changes_the_points(clocks_session):
     _redrawn(page, kernel, before, jl.evaluate(kernel, "len(embeddings.windows(2.992))"))
     assert page.locator(".ee-scale-note").is_visible()
     assert not errors, errors
+
+
+# -- the projections in the background (issue 18) -----------------------------------------------
+
+# Every text the panes' status shows and every time a pane starts or stops showing points, in
+# order, recorded by the page itself: a status shown for a moment is recorded too (the text node
+# that a change replaces keeps its text).
+_RECORDER = """() => {
+  window.eeRecord = [];
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const el = r.target;
+      const pane = el.closest && el.closest('.ee-pane');
+      if (!pane) continue;
+      const side = pane.dataset.side;
+      if (r.type === 'attributes' && el === pane) {
+        window.eeRecord.push({side, drawn: pane.dataset.drawn === '1'});
+      } else if (r.type === 'childList' && el.classList.contains('ee-status-text')) {
+        const text = [...r.addedNodes].map((n) => n.textContent).join('');
+        window.eeRecord.push({side, status: text});
+      }
+    }
+  }).observe(document.body, {subtree: true, childList: true, attributes: true,
+                             attributeFilter: ['data-drawn']});
+}"""
+
+
+def test_each_pane_shows_its_progress_first_and_its_points_later(browser, demo_store):
+    """The default Explorer (t-SNE in both panes) on the demo, with nothing cached: the cell
+    returns while the panes compute, each pane says how far its t-SNE is, then draws."""
+    lab, context, root = browser
+    folder, store = demo_store
+    jl.notebook(root / "progress.ipynb", [
+        "import os, tempfile\n"
+        "os.environ['EMBEDEXPLORE_CACHE'] = tempfile.mkdtemp()  # no projection cached\n"
+        "import embedexplore as ee\n"
+        f"collection = ee.scan({str(folder)!r}, progress=False)\n"
+        f"embeddings = ee.open_store({str(store)!r})",
+        "explorer = ee.Explorer(collection, embeddings)\nexplorer",
+        "computing_at_the_next_cell = [explorer.left_computing, explorer.right_computing]",
+    ])  # fmt: skip
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        # on every document the page loads (JupyterLab's "reset" loads the page again)
+        page.add_init_script(f"window.addEventListener('DOMContentLoaded', {_RECORDER});")
+        page.goto(lab.url("progress.ipynb"))
+        jl.run_all(page)
+        if page.locator(".ee-pane[data-computing='1']").count():  # (the right one, most likely)
+            page.locator(".ee-root").screenshot(path=str(jl.screenshot_dir() / "computing.png"))
+        for side in ("left", "right"):
+            page.wait_for_selector(f".ee-{side}[data-drawn='1']", timeout=240_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.ee-pane')].every(p => !p.dataset.computing)"
+        )
+        kernel = lab.kernel("progress.ipynb")
+        try:
+            # the cell after the Explorer's ran while the panes computed: the kernel was free
+            assert jl.evaluate(kernel, "computing_at_the_next_cell") != [False, False]
+            assert jl.evaluate(kernel, "[explorer.ready, explorer.left_status]") == [True, ""]
+            n = jl.evaluate(kernel, "explorer.n_points")
+        finally:
+            kernel.stop_channels()
+        record = page.evaluate("() => window.eeRecord")
+        for side in ("left", "right"):
+            events = [e for e in record if e["side"] == side]
+            first_drawn = next(i for i, e in enumerate(events) if e.get("drawn"))
+            before = [e["status"] for e in events[:first_drawn] if "status" in e]
+            percents = [t for t in before if t.startswith(f"t-SNE of {n:,} points: computing… ")]
+            # progress in steps, growing, before any point was drawn
+            assert len(percents) >= 5, (side, before)
+            shares = [int(t.rsplit(" ", 1)[1].rstrip("%")) for t in percents]
+            assert shares == sorted(shares) and shares[-1] == 100, (side, shares)
+            # then the status goes, and the points stay
+            after = [e for e in events[first_drawn:] if e.get("status") or "drawn" in e]
+            assert after == [{"side": side, "drawn": True}], (side, after)
+            assert not page.locator(f".ee-{side} .ee-status-text").is_visible()
+            assert _coloured(page, side) > 5 * n, side
+        page.locator(".ee-root").screenshot(path=str(jl.screenshot_dir() / "done.png"))
+        assert not errors, errors
+    finally:
+        page.close()

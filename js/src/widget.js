@@ -22,7 +22,9 @@ import "./widget.css";
  * @property {DataView} left_tags     uint8[3n] (same for right_tags)
  * @property {string[]} left_tag_names
  * @property {string} left_title
- * @property {string} left_status
+ * @property {string} left_status    what the pane says over its points (progress, an error), or ""
+ * @property {boolean} left_computing its projection computes in the kernel: no points until done
+ * @property {number} left_progress   the share of it done, 0 to 1 (-1: the method does not say)
  * @property {DataView} color_codes   uint16[n]
  * @property {{label: string, color: string, count?: number, low?: number, high?: number}[]} legend
  * @property {"categorical"|"continuous"} color_kind
@@ -351,7 +353,11 @@ function render({ model, el }) {
     const header = h("div", { class: "ee-pane-header" });
     const canvas = h("canvas", { class: "ee-canvas" });
     const label = h("div", { class: "ee-label" });
-    const paneStatus = h("div", { class: "ee-pane-status" });
+    // the pane's status: its projection's progress (centred, with a bar) or why it has no points
+    const statusText = h("span", { class: "ee-status-text" });
+    const progressFill = h("span", { class: "ee-progress-fill" });
+    const progress = h("span", { class: "ee-progress" }, progressFill);
+    const paneStatus = h("div", { class: "ee-pane-status" }, statusText, progress);
     const hint = h("div", { class: "ee-hint" }, "click a point to hear it (browsers keep sound off until you click)");
     const note = h("div", { class: "ee-pane-status ee-pane-note" });
     const box = h("div", { class: "ee-canvas-box" }, canvas, label, paneStatus, note, hint);
@@ -378,8 +384,10 @@ function render({ model, el }) {
       deselectOnEscape: true,
       aspectRatio: 1,
     });
-    const p = { side, sp, pane, canvas, box, label, header, status: paneStatus, note, drawn: false,
-      noteText: "", frameMs: 0, lodPoints: 0, lodIdx: null, lodOn: false, lodTimer: 0 };
+    const p = { side, sp, pane, canvas, box, label, header, status: paneStatus, statusText,
+      progress, progressFill, statusShown: "", computingSince: 0, tick: 0, note, drawn: false,
+      hasPoints: false, noteText: "", frameMs: 0, lodPoints: 0, lodIdx: null, lodOn: false,
+      lodTimer: 0 };
     sp.subscribe("pointover", (i) => onHover(side, i));
     sp.subscribe("pointout", () => onHover(side, -1));
     sp.subscribe("select", ({ points }) => onSelect(side, points));
@@ -388,11 +396,13 @@ function render({ model, el }) {
     let lodDraws = 0;
     sp.subscribe("draw", () => {
       pane.dataset.draws = String(++draws); // read by benchmarks/widget_speed.py
-      if (!p.drawn && state.data && state.data.n > 0 && sp.get("isPointsDrawn")) {
+      if (!p.drawn && p.hasPoints && state.data && state.data.n > 0 && sp.get("isPointsDrawn")) {
         p.drawn = true;
-        pane.dataset.drawn = "1";
-        pane.dataset.firstDrawMs = String(Math.round(performance.now() - t0));
-        pane.dataset.firstDrawAt = String(Date.now());
+        pane.dataset.drawn = "1"; // the pane shows points (removed while it computes new ones)
+        if (!pane.dataset.firstDrawMs) {
+          pane.dataset.firstDrawMs = String(Math.round(performance.now() - t0));
+          pane.dataset.firstDrawAt = String(Date.now());
+        }
       }
     });
     sp.subscribe("drawing", () => {
@@ -502,7 +512,12 @@ function render({ model, el }) {
     }
     const d = state.data;
     const xy = typed(Float32Array, model.get(`${p.side}_xy`), 2 * d.n);
-    if (xy.length !== 2 * d.n) return;
+    if (xy.length !== 2 * d.n) {
+      // no points while the kernel computes the pane's projection (or could not): the old ones
+      // would belong to other rows, or sit where the new projection does not put them
+      if (!xy.length) clearPane(p);
+      return; // else a column of the previous points, the new one on its way
+    }
     const { k, list } = colors();
     const z = new Float32Array(d.n);
     const hl = d.highlighted.length === d.n ? d.highlighted : null;
@@ -543,12 +558,34 @@ function render({ model, el }) {
     });
     const view = keepView ? p.sp.get("cameraView") : null;
     p.busy = true;
+    p.hasPoints = true;
     p.sp
       .draw(data, { zDataType: "categorical", wDataType: "continuous",
         select: state.selection.length ? state.selection : undefined })
       .then(() => {
         if (view) p.sp.set({ cameraView: view });
       })
+      .catch((e) => console.error("embedexplore:", e))
+      .finally(() => {
+        p.busy = false;
+      });
+  }
+
+  function clearPane(p) {
+    if (!p.hasPoints) return;
+    p.hasPoints = false;
+    p.drawn = false;
+    delete p.pane.dataset.drawn;
+    p.label.style.display = "none";
+    clearTimeout(p.lodTimer);
+    p.lodOn = false;
+    p.lodPoints = 0;
+    delete p.pane.dataset.moving;
+    p.noteText = "";
+    showNote(p);
+    p.busy = true;
+    p.sp
+      .clear()
       .catch((e) => console.error("embedexplore:", e))
       .finally(() => {
         p.busy = false;
@@ -699,9 +736,28 @@ function render({ model, el }) {
   }
 
   function showStatus(side) {
-    const text = model.get(`${side}_status`);
-    panes[side].status.textContent = text;
-    panes[side].status.style.display = text ? "block" : "none";
+    const p = panes[side];
+    const text = model.get(`${side}_status`) || "";
+    const computing = Boolean(model.get(`${side}_computing`));
+    const share = model.get(`${side}_progress`);
+    const known = computing && share >= 0;
+    if (computing) p.pane.dataset.computing = "1"; // read by the browser tests
+    else delete p.pane.dataset.computing;
+    if (text !== p.statusShown) p.computingSince = performance.now(); // another projection
+    p.statusShown = text;
+    p.status.classList.toggle("ee-computing", computing);
+    p.progress.classList.toggle("ee-indeterminate", computing && !known);
+    p.progressFill.style.width = known ? `${Math.round(100 * share)}%` : "";
+    clearInterval(p.tick);
+    p.tick = 0;
+    // where the method does not say how far it is (UMAP), the seconds it has taken
+    const write = () => {
+      const s = Math.floor((performance.now() - p.computingSince) / 1000);
+      p.statusText.textContent = computing && !known && s >= 1 ? `${text} ${s} s` : text;
+    };
+    write();
+    if (computing && !known) p.tick = setInterval(write, 1000);
+    p.status.style.display = text ? "block" : "none";
   }
 
   function showScaleNote() {
@@ -739,6 +795,8 @@ function render({ model, el }) {
     model.on(`change:${side}`, () => buildHeader(panes[side]));
     model.on(`change:${side}_title`, () => buildHeader(panes[side]));
     model.on(`change:${side}_status`, () => showStatus(side));
+    model.on(`change:${side}_computing`, () => showStatus(side));
+    model.on(`change:${side}_progress`, () => showStatus(side));
   }
   const recolour = () => {
     for (const side of SIDES) schedule(side);
@@ -765,6 +823,7 @@ function render({ model, el }) {
     stopFrameClock();
     for (const side of SIDES) {
       clearTimeout(panes[side].lodTimer);
+      clearInterval(panes[side].tick);
       panes[side].sp.destroy();
     }
     renderer.destroy();

@@ -25,10 +25,16 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     # not tempfile.mkstemp: it creates the file with mode 0600 whatever the umask
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    # O_BINARY: on Windows os.open gives a text-mode descriptor, which writes "\n" as "\r\n"
+    # (tempfile adds it for the same reason); 0 elsewhere
+    fd = os.open(tmp, flags | getattr(os, "O_BINARY", 0), 0o666)
     try:
-        with contextlib.suppress(OSError):
-            os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))  # an existing file's mode kept
+        # an existing file's mode kept; Windows before Python 3.13 has no fchmod (its files
+        # have ACLs, inherited from the folder, rather than modes)
+        if hasattr(os, "fchmod"):
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()

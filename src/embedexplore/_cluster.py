@@ -192,6 +192,14 @@ def _taggers(spec: ShardSpec) -> dict:
         return _MODELS[key]
 
 
+def _usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity where the OS tells it (Linux), else all
+    the machine's (macOS and Windows have no os.sched_getaffinity)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _decoder(decoders: int | None, device_type: str, rates: tuple[int, ...]):
     """This worker thread's decoder, kept between tasks (so are its decoding processes).
 
@@ -208,7 +216,7 @@ def _decoder(decoders: int | None, device_type: str, rates: tuple[int, ...]):
     if decoders is None:
         decoders = 1
         if device_type == "cuda":
-            cpus = int(os.environ.get("SLURM_CPUS_PER_TASK") or len(os.sched_getaffinity(0)))
+            cpus = int(os.environ.get("SLURM_CPUS_PER_TASK") or _usable_cpus())
             try:
                 from distributed import get_worker
 

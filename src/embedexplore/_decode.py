@@ -5,9 +5,10 @@ Kept free of torch, so that each decoding process starts fast and small.
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
 import os
 import threading
-import time
 
 from . import audio
 
@@ -43,14 +44,17 @@ def ping() -> bool:
 def worker_init() -> None:
     # decoding processes leave the cores' threads to the models: one thread each
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    # a worker outlives a parent that was killed (SIGKILL, OOM killer): the task queue's pipe
-    # stays open in its siblings, so it would wait forever. Exit once the parent is gone.
-    parent = os.getppid()
-    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="parent").start()
+    # a worker outlives a parent that was killed (SIGKILL, OOM killer, Task Manager): the task
+    # queue's pipe stays open in its siblings, so it would wait forever. Exit once the parent is
+    # gone, told by multiprocessing's sentinel of the parent, which Windows has too (there
+    # os.getppid() keeps the dead parent's id)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(
+            target=_exit_with, args=(parent.sentinel,), daemon=True, name="parent"
+        ).start()
 
 
-def _exit_with(parent: int) -> None:
-    while True:
-        time.sleep(1.0)
-        if os.getppid() != parent:
-            os._exit(0)
+def _exit_with(sentinel) -> None:
+    multiprocessing.connection.wait([sentinel])  # ready once the parent has exited
+    os._exit(0)

@@ -7,11 +7,13 @@ control changes.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import numpy as np
 
 from . import _explorer_colors as colors
 from ._explorer_controls import PROJECTION_NAMES
+from ._explorer_jobs import in_background, job
 from ._explorer_tracks import rows_of_tracks, tag_columns, tracks_matching
 from .widget import SEGMENT_NONE
 
@@ -57,44 +59,52 @@ class Drawing:
     def _refresh_pane(self, side: str) -> None:
         spec = getattr(self, side)
         model = self._model(side)
-        name = PROJECTION_NAMES[spec["projection"]]
+        method = spec["projection"]
+        name = PROJECTION_NAMES[method]
         n = len(self._point_tracks)
         title = f"{model} · {spec['layer']} · {name}"
-        if spec["projection"] == "tags":
+        if method == "tags":
             title = f"{model} · tags: {spec['x_tag']} × {spec['y_tag']}"
-        setattr(self, f"{side}_title", title)
-        if n and spec["projection"] in ("tsne", "umap"):
-            wait = " (its first run in a session compiles first: about a minute)"
-            setattr(self, f"{side}_status", f"computing {name} of {n:,} points…" +
-                    (wait if spec["projection"] == "umap" else ""))  # fmt: skip
-        xy = np.zeros((n, 2), np.float32)
-        status = ""
-        try:
-            if n:
-                xy = self._project(spec, model)
-        except (ValueError, RuntimeError, MemoryError) as e:
-            status = f"cannot project: {e}"
-            logger.warning("%s pane: %s", side, status)
         tags, names = self._top_tags(model)
-        with self.hold_sync():
-            setattr(self, f"{side}_xy", _normalise(xy).T.astype("<f4").tobytes())
-            setattr(self, f"{side}_tags", tags)
-            setattr(self, f"{side}_tag_names", names)
-            setattr(self, f"{side}_status", status)
+        jobs = self._projections
+        with jobs.lock:
+            generation = jobs.start(side)
+            with self.hold_sync():
+                setattr(self, f"{side}_title", title)
+                setattr(self, f"{side}_tags", tags)
+                setattr(self, f"{side}_tag_names", names)
+            try:
+                args = self._projection_args(spec, model)
+            except ValueError as e:
+                jobs.finish(side, generation, None, _refused(side, e))
+                return
+            if in_background(method, n):  # seconds to minutes: see _explorer_jobs
+                note = " (a session's first UMAP compiles: ~1 min)"
+                compute = partial(_project_normalised, args)
+                jobs.submit(side, job(generation, name, n, compute,
+                                      note if method == "umap" else ""))  # fmt: skip
+                return
+            xy, error = np.zeros((n, 2)), ""
+            try:
+                if n:
+                    xy = _project_normalised(args)
+            except (ValueError, RuntimeError, MemoryError) as e:
+                xy, error = None, _refused(side, e)
+            jobs.finish(side, generation, xy, error)
 
-    def _project(self, spec, model) -> np.ndarray:
-        from .projection import project
-
+    def _projection_args(self, spec, model) -> dict:
+        """What :func:`~embedexplore.project` computes the pane from: the rows shown now (the
+        worker may run after they changed)."""
         averages = self.view == "averages"
         rows = self._point_tracks if averages else self._point_rows
-        level = "track" if averages else "segment"
         method = spec["projection"]
-        layer = "taggrams" if method == "tags" else spec["layer"]
-        if method != "tags" and len(rows) < 3:
+        if method != "tags" and 0 < len(rows) < 3:
             raise ValueError(f"{len(rows)} points: a projection needs at least 3")
-        return project(self._emb, method, model=model, layer=layer, rows=rows, level=level,
-                       seed=self._seed, tags=(spec["x_tag"], spec["y_tag"]) if method == "tags"
-                       else None)  # fmt: skip
+        return {"data": self._emb, "method": method, "model": model,
+                "layer": "taggrams" if method == "tags" else spec["layer"],
+                "rows": rows.copy(), "level": "track" if averages else "segment",
+                "seed": self._seed,
+                "tags": (spec["x_tag"], spec["y_tag"]) if method == "tags" else None}  # fmt: skip
 
     def _taggrams(self, model: str) -> np.ndarray | None:
         """The shown points' taggrams of ``model`` (float32), or None if it has none."""
@@ -179,6 +189,18 @@ class Drawing:
                 cols = tag_columns(self._emb.labels(model), tags)
                 mask |= np.isin(top, cols).any(axis=1)
         self.highlighted = mask.astype(np.uint8).tobytes()
+
+
+def _project_normalised(args: dict, progress=None) -> np.ndarray:
+    from .projection import project
+
+    return _normalise(project(**args, progress=progress))
+
+
+def _refused(side: str, error: Exception) -> str:
+    status = f"cannot project: {error}"
+    logger.warning("%s pane: %s", side, status)
+    return status
 
 
 def _normalise(xy: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ sentence for a collection without a readable track. Shared by extraction and
 from __future__ import annotations
 
 import logging
-import warnings
 
 import torch
 
@@ -59,10 +58,10 @@ def _check_device(device):
     return device
 
 
-def _pick_device(device, *, say_cpu: bool = True, stacklevel: int = 2) -> torch.device:
+def _pick_device(device, *, say_cpu: bool = True) -> torch.device:
     """The device ``device`` names; ``"auto"``: CUDA when visible, else the CPU (said in a
-    log record, unless not ``say_cpu``). CUDA asked for where torch sees none: the CPU, with a
-    warning (``stacklevel`` as for :func:`warnings.warn`, counted from the caller)."""
+    log record, unless not ``say_cpu``). CUDA asked for where torch sees none: a
+    ``ValueError`` (an explicit device is never swapped for another; ``"auto"`` is for that)."""
     if str(device) == "auto":
         picked = resolve_device("auto")
         if picked.type == "cpu" and say_cpu:
@@ -73,15 +72,12 @@ def _pick_device(device, *, say_cpu: bool = True, stacklevel: int = 2) -> torch.
         return picked
     picked = torch.device(device)
     if picked.type == "cuda" and not torch.cuda.is_available():
-        warnings.warn(
+        raise ValueError(
             f"device={str(device)!r} was asked for, but torch sees no CUDA GPU "
             f"(torch {torch.__version__}, built {'with' if torch.version.cuda else 'without'} "
-            "CUDA): extracting on the CPU instead, which is ~100x slower. Check nvidia-smi and "
-            "that a CUDA build of torch is installed, or pass device='cpu' to silence this.",
-            RuntimeWarning,
-            stacklevel=stacklevel + 1,
+            "CUDA): check nvidia-smi and that a CUDA build of torch is installed, or pass "
+            "device='auto' (the GPU when there is one, else the CPU) or device='cpu'"
         )
-        return torch.device("cpu")
     return picked
 
 

@@ -12,6 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass
 
+from ._dirs import is_under
 from ._text import printable
 from .store import StoreError
 
@@ -46,10 +47,6 @@ def scan_errors_line(collection) -> str:
     )
 
 
-def _under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
 def check(store, previous: list[dict], scanned: list[dict], others: list[dict], facts: ScanFacts,
           *, prune: bool) -> None:  # fmt: skip
     """Say what happens to the tracks of ``previous`` that the scan did not find (``others``),
@@ -66,8 +63,8 @@ def check(store, previous: list[dict], scanned: list[dict], others: list[dict], 
     empty_roots = [
         r
         for r in facts.roots
-        if not any(_under(t["path"], r) for t in scanned)
-        and any(_under(t["path"], r) for t in previous)
+        if not any(is_under(t["path"], r) for t in scanned)
+        and any(is_under(t["path"], r) for t in previous)
     ]
     blind = [*(f"the folder {printable(r)} holds no audio file now" for r in empty_roots),
              *(f"the scan could not read {printable(f)}" for f in facts.unreadable)]  # fmt: skip

@@ -24,8 +24,10 @@ TRACK_COLUMNS = (
 )  # fmt: skip
 
 
-def _relative_key(base: Path, path: str) -> str:
-    rel = os.path.relpath(path, base).replace(os.sep, "/")
+def _relative_key(base: Path, path: str, paths=os.path) -> str:
+    # "/" between names on every OS: a collection copied to Windows keeps its track ids.
+    # ``paths`` is the module of the OS's path rules (the tests pass ntpath to check Windows')
+    rel = paths.relpath(path, base).replace(paths.sep, "/")
     # the same name can reach us in composed or decomposed Unicode (macOS vs Linux copies)
     return unicodedata.normalize("NFC", rel)
 

@@ -4,10 +4,18 @@ embedexplore scan ~/Music             # summary: tracks, duration, formats, erro
 embedexplore demo                     # write (or find) the demo collection and scan it
 embedexplore extract ~/Music --store ~/music-embeddings   # all four models, GPU if there is one
 embedexplore verify --store ~/music-embeddings [--repair] # every array against its checksum
+embedexplore app ~/Music              # a page in the browser (Voila): scan, extract, explore
+embedexplore notebooks ~/embedexplore-notebooks   # copy the example notebooks out, to open them
 
 What the command prints passes through :func:`embedexplore._text.printable`: file names and tags
 come from files, and a name holding terminal escape codes must not drive the terminal. Errors of
 the operating system (a full or read-only disk, no permission) are one line, never a traceback.
+
+Exit status, for scripts: 0 done; 1 an error, said in one line on stderr, including a scan or an
+extraction that read no file of its folders (an empty folder too: there is nothing to explore) and
+``--device cuda`` where torch sees no GPU (``--device auto``, the default, takes the CPU then),
+and a store that ``verify`` found damaged and did not repair; 2 a command line that cannot be
+parsed; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Sequence
@@ -36,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_scan.add_argument("paths", nargs="+", metavar="PATH", help="folders or files to scan")
     _scan_options(p_scan)
     p_scan.add_argument("--csv", metavar="FILE", help="also write the tracks table to a CSV file")
+    p_scan.add_argument(
+        "--errors", metavar="FILE",
+        help="also write the files and folders that could not be read, and why, to a CSV file",
+    )  # fmt: skip
 
     p_demo = sub.add_parser("demo", help="write the offline demo collection and scan it")
     p_demo.add_argument(
@@ -58,7 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--layers", nargs="+", metavar="LAYER", default=["taggrams", "embeddings"],
         help="layers to keep, or 'all' (default: taggrams embeddings)",
     )  # fmt: skip
-    p_ext.add_argument("--device", default="auto", help="auto (default), cuda, cuda:N or cpu")
+    p_ext.add_argument(
+        "--device", default="auto",
+        help="auto (default: the GPU when torch sees one, else the CPU), cuda, cuda:N or cpu; "
+        "cuda where torch sees no GPU is an error",
+    )  # fmt: skip
     p_ext.add_argument(
         "--precision", default="auto", choices=["auto", "float32", "tf32", "bf16"],
         help="the networks' arithmetic (default auto: tf32 on CUDA, float32 on the CPU)",
@@ -137,6 +154,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_ver.add_argument("--device", default="auto", help="where a repair runs the models")
     p_ver.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
+    p_app = sub.add_parser(
+        "app", help="explore a folder in the browser, no code in sight (needs "
+        "pip install 'embedexplore[app]': Voila)",
+    )  # fmt: skip
+    p_app.add_argument("folder", metavar="FOLDER", help="the music folder")
+    p_app.add_argument("--store", metavar="DIR", help="the store's folder (default: in the cache)")
+    p_app.add_argument(
+        "--models", nargs="+", metavar="MODEL",
+        help="models to extract (default: the store's, or for a new store those of extract)",
+    )  # fmt: skip
+    p_app.add_argument(
+        "--playlists", metavar="DIR", help="where playlists are saved (default: this folder)"
+    )
+    p_app.add_argument(
+        "--port", type=int, help="port on 127.0.0.1 (default: the first free from 8866)"
+    )
+    p_app.add_argument("--no-browser", action="store_true", help="print the address only")
+
+    p_nb = sub.add_parser(
+        "notebooks", help="copy the example notebooks of this version into a folder, to open them"
+    )
+    p_nb.add_argument(
+        "folder", nargs="?", default="embedexplore-notebooks", metavar="DIR",
+        help="where to copy them (default: ./embedexplore-notebooks); files already there are "
+        "kept",
+    )  # fmt: skip
+
     args = parser.parse_args(argv)
     _quiet_and_printable(args.verbose)
     try:
@@ -152,6 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _extract(args)
         if args.command == "verify":
             return _verify(args)
+        if args.command == "app":
+            from .app import serve
+
+            return serve(args.folder, store=args.store, models=args.models,
+                         playlists=args.playlists, port=args.port,
+                         open_browser=not args.no_browser, verbose=args.verbose)  # fmt: skip
+        if args.command == "notebooks":
+            return _notebooks(args.folder)
     except (ValueError, ImportError) as e:
         _error(str(e))
         return 1
@@ -172,6 +224,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(e))
         return 1
     return 2
+
+
+def _notebooks(folder: str) -> int:
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    source = here / "notebooks"  # where the wheel puts them
+    if not source.is_dir():  # an editable install: the checkout's own examples/
+        source = here.parent.parent / "examples"
+    files = sorted([*source.glob("*.ipynb"), *source.glob("solutions_*.py")])
+    if not files:
+        raise ValueError(f"no notebooks found in {source}: reinstall embedexplore")
+    out = Path(folder).expanduser().absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        target = out / file.name
+        if target.exists():  # the user's own edits are never overwritten
+            _say(f"kept {target} (delete it to get this version's)")
+        else:
+            shutil.copyfile(file, target)
+            _say(f"wrote {target}")
+    first = out / "01_explore_your_collection.ipynb"
+    _say(f"open them with: jupyter lab {first}")
+    return 0
 
 
 def _say(text: str, file=None) -> None:
@@ -197,7 +273,11 @@ class _PrintableFormatter(logging.Formatter):
 
 
 def _quiet_and_printable(verbose: bool) -> None:
-    """Log lines and warnings as one plain line each, with file names made printable."""
+    """Log lines and warnings as one plain line each, with file names made printable; output
+    that the terminal's or pipe's encoding cannot hold (a Japanese file name printed into a
+    cp1252 pipe on Windows) escaped as ``\\u65e5``, never an error (stderr does so already)."""
+    if hasattr(sys.stdout, "reconfigure"):  # not a stream replaced by a caller
+        sys.stdout.reconfigure(errors="backslashreplace")
     handler = logging.StreamHandler()
     handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
@@ -224,13 +304,49 @@ def _scan(args, paths) -> int:
     if getattr(args, "csv", None):
         collection.tracks.to_csv(args.csv, errors="surrogateescape")  # non-UTF-8 names
         _say(f"tracks written to {args.csv}")
+    if getattr(args, "errors", None):
+        collection.errors.to_csv(args.errors, index=False, errors="surrogateescape")
+        _say(f"errors written to {args.errors}")
+    if not len(collection.tracks):  # a script must be able to tell
+        _error(_nothing_read(collection, getattr(args, "errors", None)))
+        return 1
     return 0
 
 
+def _nothing_read(collection, errors_file=None) -> str:
+    """Why a scan gave no track: no audio file at all, or none that could be read (how many,
+    and where their errors are listed)."""
+    where = ", ".join(str(r) for r in collection.roots)
+    found = collection.stats.found if collection.stats is not None else 0
+    n = len(collection.errors)
+    if not n:
+        return f"no audio file in {where} (nor in its sub-folders)"
+    listed = "listed above" if n <= 20 else "the first 20 listed above"
+    if errors_file:
+        listed += f", all in {errors_file}"
+    elif n > 20:
+        listed += "; embedexplore scan --errors FILE writes them all"
+    if found:
+        what = f"{_count(found, 'audio file')} found, none could be read"
+    else:  # only folders that cannot be listed, archives...
+        what = "no audio file found"
+    return f"no readable audio in {where}: {what} ({_count(n, 'error')}, {listed})"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 def _extract(args) -> int:
+    from ._store_lacks import holds_tracks
     from .collection import scan
     from .extraction import extract
 
+    if args.scheduler is None and args.slurm is None:  # on a cluster, the workers' GPUs count
+        no_gpu = _no_cuda(args.device)
+        if no_gpu:  # said before a scan that may take minutes
+            _error(no_gpu)
+            return 1
     cache = False if args.no_cache else (args.cache_dir or True)
     collection = scan(args.paths, cache=cache, workers=args.workers, progress=not args.quiet)
     if len(collection.errors):
@@ -238,7 +354,14 @@ def _extract(args) -> int:
         for row in collection.errors.head(20).itertuples():
             _say(f"  {row.path}: {row.reason}")
         if len(collection.errors) > 20:
-            _say(f"  ... and {len(collection.errors) - 20} more (embedexplore scan lists them)")
+            _say(
+                f"  ... and {len(collection.errors) - 20} more (embedexplore scan --errors FILE "
+                "lists them all)"
+            )
+    nothing = not len(collection.tracks)
+    if nothing and not holds_tracks(args.store):
+        _error(_nothing_read(collection) + "; nothing extracted")
+        return 1
     layers = "all" if args.layers == ["all"] else args.layers
     cluster = args.scheduler
     if (cluster or args.slurm is not None) and not args.verbose:
@@ -283,12 +406,47 @@ def _extract(args) -> int:
         _say(f"{len(emb.errors)} tracks could not be extracted:")
         for row in emb.errors.head(20).itertuples():
             _say(f"  {row.path}: {row.reason}")
+    if nothing:  # the store's tracks were kept (a drive not mounted?): still, nothing was read
+        _error(_nothing_read(collection) + f"; the store's tracks are kept in {emb.path}")
+        return 1
+    if s.extracted + s.reused == 0:
+        _error(
+            f"none of the {len(collection.tracks)} tracks found could be extracted (listed "
+            "above; --retry-errors tries again those that failed before)"
+        )
+        return 1
     return 0
+
+
+def _no_cuda(device: str) -> str | None:
+    """The error for a CUDA device asked for where torch sees none (None otherwise): an
+    explicit device is never swapped for another, ``auto`` is there for that."""
+    import torch
+
+    try:
+        asked = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        return None  # unknown: extract() says what it takes
+    if asked.type != "cuda" or torch.cuda.is_available():
+        return None
+    build = f"torch {torch.__version__}, " + (
+        f"built with CUDA {torch.version.cuda}: check the driver (nvidia-smi)"
+        if torch.version.cuda
+        else "a build without CUDA: install a CUDA build of torch"
+    )
+    return (
+        f"--device {device} was asked for, but torch.cuda is not available here ({build}); "
+        "use --device auto (the GPU when there is one, else the CPU) or --device cpu"
+    )
 
 
 def _verify(args) -> int:
     from .store_check import verify
 
+    no_gpu = _no_cuda(args.device) if args.repair else None  # only a repair runs the models
+    if no_gpu:
+        _error(no_gpu)
+        return 1
     report = verify(args.store, repair=args.repair, device=args.device, progress=not args.quiet)
     _say(str(report))
     return 0 if report.ok or report.repaired else 1

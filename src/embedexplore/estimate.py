@@ -144,7 +144,8 @@ def estimate_extraction(
         Registered models, as for :func:`embedexplore.extract`.
     device : str or torch.device, default: "auto"
         Where the extraction would run: ``"auto"`` (CUDA when visible, else the CPU),
-        ``"cpu"``, ``"cuda"``...
+        ``"cpu"``, ``"cuda"``... (``"cuda"`` where torch sees no GPU is an error, as for
+        :func:`embedexplore.extract`).
 
     Returns
     -------
@@ -157,7 +158,8 @@ def estimate_extraction(
     ------
     ValueError
         The collection has no readable track (and the store lists none), a model is unknown,
-        named twice or cannot be built (VGGish without its weights), or ``device`` is unknown.
+        named twice or cannot be built (VGGish without its weights), or ``device`` is unknown
+        or a CUDA device where torch sees none.
     embedexplore.store.StoreError
         ``store`` is a folder of other files, or a store of another version.
     """
@@ -175,7 +177,7 @@ def estimate_extraction(
     specs = {m: registry.get(m) for m in models}  # an unknown name: a ValueError
     if len(specs) != len(models):
         raise ValueError(f"a model is named twice in {models}")
-    dev = _pick_device(_check_device(device), say_cpu=False, stacklevel=2)
+    dev = _pick_device(_check_device(device), say_cpu=False)
     precision = AUTO_PRECISION.get(dev.type, "float32")
     asked = {
         m: (

@@ -12,6 +12,10 @@ show the same points (segments, windows of a few seconds, or whole tracks: the t
 hovering or selecting in one marks the same segments in the other. The linking runs in
 the browser and keeps working while the kernel is busy; the kernel computes projections, answers
 audio requests and turns the selection into DataFrames and playlists.
+
+The Explorer shows at once: t-SNE and UMAP are computed in the background, each pane showing
+its progress meanwhile, and a new choice in a menu supersedes the projection still running
+(see :mod:`embedexplore._explorer_jobs`). ``explorer.wait()`` blocks until both panes are done.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from . import _explorer_requests as requests
 from . import _explorer_scale as scale
 from ._explorer_controls import COLOR_BY, VIEWS, filter_spec, menus, pane_spec
 from ._explorer_drawing import Drawing
+from ._explorer_jobs import Projections
 from ._explorer_tracks import rows_of_tracks, rows_table, track_meta, tracks_table
 from .playlist import MIN_SHARE
 from .widget import ExplorerWidget
@@ -94,6 +99,11 @@ class Explorer(Drawing, ExplorerWidget):
         (``left`` and ``right`` normalised: every key of :data:`~embedexplore.widget.PANE_KEYS`
         filled in, ``model`` the full name); setting one from code validates it
         (:class:`traitlets.TraitError` on a bad value) and redraws.
+    ready : bool
+        True when no pane is computing its projection (see :meth:`wait`).
+    left_status, right_status : str
+        What each pane says over its points: its projection's progress (``"t-SNE of 423
+        points: computing… 35%"``), why it could not project, or nothing.
     scale_note : str
         Why the panes do not show their models' own segments, e.g. ``"tiny: 1 s segments,
         vgg-msd: 2.992 s segments — both panes show 2.992 s windows"``; empty otherwise.
@@ -109,6 +119,20 @@ class Explorer(Drawing, ExplorerWidget):
     traitlets.TraitError
         A pane spec, ``color_by``, ``view``, ``time_scale``, ``every``, ``music`` or
         ``highlight`` is invalid (an unknown model, layer, projection or tag, an unknown key).
+
+    Notes
+    -----
+    The constructor returns at once. Tag axes, and PCA and STD-PCA of up to 100,000 points, are
+    computed in it (they take milliseconds); t-SNE, UMAP and PCA of more points in the
+    background, one after the other, where each pane says ``computing…`` with its progress
+    (t-SNE: the share of its iterations; others: the seconds spent) until its points come, and
+    the kernel stays free meanwhile. Outside a notebook (a script) a progress bar on stderr
+    shows each one. A new choice of a pane's model, layer or projection, or of the rows shown,
+    supersedes what is computing: its result is never drawn, and a t-SNE stops within 10
+    iterations (a UMAP or a PCA cannot be stopped: the next one waits for its end). A
+    projection that fails says why in its pane (``left_status``) and in the log. :meth:`wait`
+    blocks until both panes are done (``left_xy`` and ``right_xy`` then hold their points);
+    the selection, :attr:`selected_tracks` and :meth:`playlist` need no waiting.
     """
 
     selection = t.Any()
@@ -147,6 +171,9 @@ class Explorer(Drawing, ExplorerWidget):
         self._point_rows = np.zeros(0, np.int64)  # row of each point (segments view)
         self._point_tracks = np.zeros(0, np.int64)
         self._top: dict[str, np.ndarray] = {}
+        # every change of the traits, by the kernel's thread or the projections' worker, holds
+        # self._projections.lock (why: see _explorer_jobs)
+        self._projections = Projections(self._show_projection)
         left = self._pane_spec(left or {}, "left")
         right = self._pane_spec(right or {}, "right")
         shown = self._show(left["model"], right["model"], scale.check_time_scale(time_scale))
@@ -171,7 +198,78 @@ class Explorer(Drawing, ExplorerWidget):
         self.options = menus(embeddings, self._meta)
         self.on_msg(self._on_message)
         self._ready = True
-        self._refresh_points()
+        with self._projections.lock:
+            self._refresh_points()
+
+    # -- the projections in the background (see _explorer_jobs) ---------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """True when no pane is computing its projection (see :meth:`wait`)."""
+        return self._projections.ready
+
+    def wait(self, timeout: float | None = None) -> Explorer:
+        """Block until both panes' projections are done (or failed: see their status).
+
+        In a notebook a progress bar shows while it waits; in a script the bars of the
+        projections themselves show.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            At most this many seconds (None: until done).
+
+        Returns
+        -------
+        Explorer
+            This Explorer, e.g. ``explorer = ee.Explorer(collection, emb).wait()``.
+
+        Raises
+        ------
+        TimeoutError
+            A pane is still computing after ``timeout`` seconds (it goes on computing).
+        """
+        self._projections.wait(timeout)
+        return self
+
+    def close(self) -> None:
+        """Close the widget (its page goes blank) and stop the projections it computes."""
+        self._projections.cancel()
+        super().close()
+
+    def set_state(self, sync_data) -> None:
+        """Apply a state change sent by the browser (see :meth:`ExplorerWidget.set_state
+        <embedexplore.widget.ExplorerWidget.set_state>`), holding the Explorer's lock.
+
+        Parameters
+        ----------
+        sync_data : dict
+            Trait names and their JSON values, as the browser sent them.
+        """
+        # while it runs, traitlets holds the notifications of every trait set, and rolls them
+        # back with a refused value: a projection's result set meanwhile would be lost (see
+        # _explorer_jobs)
+        with self._projections.lock:
+            super().set_state(sync_data)
+
+    def notify_change(self, change) -> None:
+        """Send a changed trait to the page and call its observers, holding the Explorer's lock.
+
+        Parameters
+        ----------
+        change : dict
+            The change, as traitlets gives it (``name``, ``old``, ``new``, ...).
+        """
+        # whichever thread set the trait: the observers redraw in hold_sync batches, which must
+        # not mix with the projections' worker's changes (see _explorer_jobs)
+        with self._projections.lock:
+            super().notify_change(change)
+
+    def _show_projection(self, side: str, **traits) -> None:
+        # called by self._projections, the lock held: the one place the traits of a pane's
+        # projection change
+        for name, value in traits.items():
+            setattr(self, f"{side}_{name}", value)
 
     # -- validation of the controls (from code and from the browser alike) ---------------------
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from . import _missing, registry
+from ._dirs import is_under
 from ._extract_args import (  # _layers, _live_tracks: kept importable from here (benchmarks)
     DEFAULT_DTYPE,
     DEFAULT_LAYERS,
@@ -130,7 +131,10 @@ def extract(
         Layers to keep, for the models that have them (default: ``taggrams`` and
         ``embeddings``; a model with neither keeps all its layers).
     device : str or torch.device
-        ``"auto"`` (CUDA when visible, else the CPU), ``"cuda"``, ``"cuda:1"``, ``"cpu"``...
+        ``"auto"`` (CUDA when visible, else the CPU, said in a log record), ``"cuda"``,
+        ``"cuda:1"``, ``"cpu"``... A CUDA device where torch sees no GPU is an error, never
+        swapped for the CPU (~100x slower): ask for ``"auto"`` to take the CPU then. With
+        ``cluster``, the workers' devices count, not this process's.
     precision : str
         The networks' arithmetic: ``"auto"`` (TF32 on CUDA, float32 on the CPU), ``"float32"``
         (parity with the originals), ``"tf32"`` or ``"bf16"``; see
@@ -193,8 +197,8 @@ def extract(
     ValueError
         A collection without a readable track (an empty folder, a folder of damaged files:
         ``collection.errors`` lists them), an unknown or repeated model, an unknown layer,
-        precision, dtype or device, ``batch_size`` below 1, ``workers`` below 0, or a
-        collection holding a track id twice.
+        precision, dtype or device, a CUDA device where torch sees none, ``batch_size`` below
+        1, ``workers`` below 0, or a collection holding a track id twice.
     embedexplore.store.StoreError
         ``store`` is a folder holding other files, a store written by another version, or a
         store on a disk that is full or cannot be written (what was committed is kept);
@@ -448,9 +452,7 @@ def _writing(store):
     except OSError as e:
         root = os.path.abspath(Path(store).expanduser())
         name = os.path.abspath(os.fsdecode(e.filename)) if e.filename else None
-        if e.errno not in _DISK_ERRORS or (
-            name is not None and name != root and not name.startswith(root + os.sep)
-        ):
+        if e.errno not in _DISK_ERRORS or (name is not None and not is_under(name, root)):
             raise  # not the store's disk (a model's weights, say)
         what = e.strerror or str(e)
         where = f" ({e.filename})" if e.filename else ""

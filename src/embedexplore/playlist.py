@@ -370,25 +370,54 @@ def _whole(seconds, per_second: int = 1) -> int | None:
         return None
 
 
-def _location(p: str, target: Path, relative: bool) -> str:
+def _location(p: str, target: Path, relative: bool, paths=os.path) -> str:
+    """``p`` as the playlist ``target`` names it: absolute, or relative to the playlist's folder
+    where asked, with the platform's separators. ``paths`` is the module of the platform's
+    path rules (``os.path``; the tests pass ``ntpath`` to check Windows' on any machine)."""
+    full = paths.abspath(p)
     if relative:
-        return os.path.relpath(p, target.parent)
-    return os.path.abspath(p)
+        try:
+            return paths.relpath(full, paths.dirname(os.fspath(target)))
+        except ValueError:  # on Windows, a file on another drive: no relative path leads there
+            pass
+    return full
 
 
-def _file_uri(p: str) -> str:
-    """A ``file://`` URI of ``p``: the name's bytes percent-encoded, so any name fits."""
-    return "file://" + quote(os.fsencode(os.path.abspath(p)))
+def _file_uri(p: str, paths=os.path) -> str:
+    """A ``file://`` URI of ``p``: the name's bytes percent-encoded, so any name fits. On
+    Windows the drive or network share leads, names separated by "/" (``file:///C:/Music/a.mp3``,
+    ``file://server/share/a.mp3``), as players and ``pathlib`` write them."""
+    full = paths.abspath(p)
+    if paths.sep == "/":
+        return "file://" + quote(os.fsencode(full))
+    drive, rest = paths.splitdrive(full)
+    # Windows names are UTF-16: what os.fsencode gives there (UTF-8, lone surrogates kept)
+    rest = quote(rest.replace(paths.sep, "/").encode("utf-8", "surrogatepass"))
+    if drive.endswith(":"):  # C:
+        return f"file:///{drive}{rest}"
+    return "file:" + quote(drive.replace(paths.sep, "/").encode("utf-8", "surrogatepass")) + rest
 
 
-def _m3u_location(p: str, target: Path, relative: bool) -> str | None:
+def _relative_uri(p: str, target: Path, paths=os.path) -> str:
+    """A relative URI reference from the playlist ``target``'s folder to ``p``: names separated
+    by "/" on every platform, their bytes percent-encoded (so a ":" or "#" in a name is not read
+    as a scheme or a fragment); a ``file://`` URI where no relative path leads (another drive)."""
+    loc = _location(p, target, True, paths)
+    if paths.isabs(loc):
+        return _file_uri(p, paths)
+    if paths.sep == "/":
+        return quote(os.fsencode(loc))
+    return quote(loc.replace(paths.sep, "/").encode("utf-8", "surrogatepass"))
+
+
+def _m3u_location(p: str, target: Path, relative: bool, paths=os.path) -> str | None:
     """The line that names ``p`` in an M3U file, or None where no plain line can."""
-    loc = _location(p, target, relative)
-    head = loc.split(os.sep, 1)[0]
-    if relative and (loc[:1] == "#" or loc[:1].isspace() or ":" in head):
+    loc = _location(p, target, relative, paths)
+    head = loc.split(paths.sep, 1)[0]
+    if relative and not paths.isabs(loc) and (loc[:1] == "#" or loc[:1].isspace() or ":" in head):
         # a leading "#" makes a comment, leading spaces are stripped, "name:" reads as a URL
         # scheme: "./" keeps the line a path to the same file
-        loc = os.curdir + os.sep + loc
+        loc = paths.curdir + paths.sep + loc
     if _UNSAFE_IN_PATH.search(loc) or loc != loc.rstrip():  # readers strip trailing spaces
         return None
     return loc
@@ -415,7 +444,11 @@ def to_m3u8(playlist: pd.DataFrame, target, *, relative: bool = False) -> Path:
     target : str or os.PathLike
         The file to write (replaced atomically if it exists).
     relative : bool, default: False
-        Write paths relative to the playlist's folder instead of absolute paths.
+        Write paths relative to the playlist's folder instead of absolute paths. Paths have the
+        separators of the platform the playlist is written on: ``\\`` on Windows, as Windows
+        players (foobar2000, MusicBee, VLC, Winamp) write and read them. On Windows a track on
+        another drive than the playlist keeps its absolute path (no relative path leads
+        there).
 
     Returns
     -------
@@ -464,8 +497,9 @@ def to_xspf(playlist: pd.DataFrame, target, *, relative: bool = False, title=Non
     target : str or os.PathLike
         The file to write (replaced atomically if it exists).
     relative : bool, default: False
-        Write relative URI references (relative to the playlist's folder) instead of
-        ``file://`` URIs.
+        Write relative URI references (relative to the playlist's folder; names separated by
+        ``/`` on every platform) instead of ``file://`` URIs (``file:///C:/...`` on Windows).
+        On Windows a track on another drive keeps its ``file://`` URI.
     title : str, optional
         The playlist's title.
 
@@ -483,10 +517,7 @@ def to_xspf(playlist: pd.DataFrame, target, *, relative: bool = False, title=Non
         out.append(f"  <title>{_xml_text(str(title))}</title>")
     out.append("  <trackList>")
     for row in playlist.itertuples():
-        if relative:  # the file name's bytes, percent-encoded
-            uri = quote(os.fsencode(_location(row.path, target, relative)))
-        else:
-            uri = _file_uri(row.path)
+        uri = _relative_uri(row.path, target) if relative else _file_uri(row.path)
         out.append("    <track>")
         out.append(f"      <location>{escape(uri)}</location>")
         # elements in the order of the XSPF schema

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import CancelledError
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,7 @@ def project(
     pca_dims: int | None = 50,
     cache: bool | str | os.PathLike = True,
     device="auto",
+    progress=None,
     **params,
 ) -> np.ndarray:
     """Project ``data`` to ``dims`` dimensions with ``method``.
@@ -88,6 +90,13 @@ def project(
         and reuse them; ``False``: no cache.
     device : str or torch.device, default: "auto"
         Where PCA runs: ``"auto"`` (CUDA when present), ``"cuda"``, ``"cpu"``.
+    progress : callable, optional
+        Called as ``progress(done)`` before a t-SNE or UMAP is computed (not for a result
+        found in the cache) and then as it goes: ``done`` is the share of the work done, from 0
+        to 1 (t-SNE: of its iterations, every 10 of them), or None where the method does not
+        say (UMAP). Where it returns True the computation stops as soon as it can (t-SNE: at
+        the next call; UMAP: only before it starts) and
+        :class:`concurrent.futures.CancelledError` is raised; nothing is cached.
     **params
         Passed to the method: e.g. ``perplexity`` (t-SNE), ``n_neighbors`` and ``min_dist``
         (UMAP).
@@ -100,6 +109,8 @@ def project(
 
     Raises
     ------
+    concurrent.futures.CancelledError
+        ``progress`` returned True.
     ValueError
         An unknown ``method`` or ``level``, ``every`` below 1, no ``model`` with
         :class:`~embedexplore.Embeddings`, data that is not 2-D or holds NaN or infinite values
@@ -131,7 +142,7 @@ def project(
                     return out
             except (OSError, ValueError):
                 pass  # a damaged entry is computed again
-    out = _compute(x, method, dims, seed, pca_dims, device, params).astype(np.float32)
+    out = _compute(x, method, dims, seed, pca_dims, device, params, progress).astype(np.float32)
     if key is not None:
         with atomic_write(key) as f:
             np.save(f, out)
@@ -183,7 +194,12 @@ def _tag_column(tag, labels) -> int:
     return low.index(tag.lower())
 
 
-def _compute(x, method, dims, seed, pca_dims, device, params) -> np.ndarray:
+def _stop_if_asked(progress, done) -> None:
+    if progress is not None and progress(done):
+        raise CancelledError("the projection was stopped by its progress callback")
+
+
+def _compute(x, method, dims, seed, pca_dims, device, params, progress=None) -> np.ndarray:
     if method == "pca":
         return pca(x, dims, device=device)
     if method == "std-pca":
@@ -193,6 +209,7 @@ def _compute(x, method, dims, seed, pca_dims, device, params) -> np.ndarray:
             raise ValueError("every dimension is constant over these points")
         z = (x[:, keep] - x[:, keep].mean(axis=0)) / std[keep]
         return pca(z, dims, device=device)
+    _stop_if_asked(progress, 0.0 if method == "tsne" else None)
     reduced = x
     if pca_dims is not None and x.shape[1] > pca_dims and len(x) > pca_dims:
         reduced = pca(x, pca_dims, device=device)
@@ -209,8 +226,27 @@ def _compute(x, method, dims, seed, pca_dims, device, params) -> np.ndarray:
         }  # fmt: skip
         options.update(params)
         options["perplexity"] = min(options["perplexity"], (len(x) - 1) / 3)
+        stopped = []
+        if progress is not None:
+            _stop_if_asked(progress, 0.0)  # the PCA above may have taken a while
+            total = options.get("early_exaggeration_iter", 250) + options["n_iter"]
+            done = iter(range(10, 10**9, 10))
+
+            def callback(_iteration, _error, _embedding):
+                # openTSNE calls this every 10 iterations of either phase (early exaggeration,
+                # then the rest) and stops the whole fit where it returns True, returning the
+                # embedding as it is: kept out of the cache below
+                if progress(min(next(done) / total, 1.0)):
+                    stopped.append(True)
+                    return True
+                return False
+
+            options.update(callbacks=callback, callbacks_every_iters=10)
         tsne = TSNE(n_components=dims, random_state=seed, verbose=False, **options)
-        return np.asarray(tsne.fit(reduced))
+        out = np.asarray(tsne.fit(reduced))
+        if stopped:
+            raise CancelledError("the projection was stopped by its progress callback")
+        return out
     if method == "umap":
         import warnings
 
@@ -225,6 +261,7 @@ def _compute(x, method, dims, seed, pca_dims, device, params) -> np.ndarray:
             # a fixed random_state makes UMAP single-threaded, and it says so: that is the price
             # of a reproducible layout
             warnings.filterwarnings("ignore", message=".*n_jobs value.*overridden.*")
+            _stop_if_asked(progress, None)  # umap-learn has no hook to stop it once started
             return umap.UMAP(n_components=dims, random_state=seed, **options).fit_transform(reduced)
     raise AssertionError(method)
 

@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._dirs import is_under
+
 __all__ = ["ARCHIVE_EXTENSIONS", "find_audio_files"]
 
 logger = logging.getLogger(__name__)
@@ -110,7 +112,7 @@ class _Walker:
                 self.folders[key] = folder
             subfolders = []
             for entry in entries:
-                if entry.name.startswith("."):
+                if _hidden(entry):
                     continue
                 try:
                     link = entry.is_symlink()
@@ -165,7 +167,7 @@ class _Walker:
                 continue
             here = os.path.realpath(os.path.dirname(link))
             there = os.path.realpath(link)
-            if here == there or here.startswith(there.rstrip(os.sep) + os.sep):
+            if is_under(here, there):
                 # a link to its own folder or one above: following it would walk the link again
                 logger.info("%s leads to a folder above it (%s): not followed", link, there)
                 continue
@@ -177,7 +179,8 @@ class _Walker:
             target = os.readlink(link)
         except OSError:
             target = ""
-        for name in (os.path.basename(link), os.path.basename(target.rstrip("/"))):
+        # the last name, trailing separators ignored (on Windows both / and \ separate names)
+        for name in (os.path.basename(link), Path(target).name):
             ext = os.path.splitext(name)[1].lower()
             if ext in self.extensions or ext in ARCHIVE_EXTENSIONS:
                 return True
@@ -196,6 +199,21 @@ def _broken_link(link: str, e: OSError) -> str:
     if e.errno == errno.ELOOP:
         return f"symbolic link loop: {target} leads back to itself"
     return f"cannot follow the symbolic link to {target}: {_why(e)}"
+
+
+def _hidden(entry: os.DirEntry) -> bool:
+    """Whether the walk skips ``entry``: a name starting with a dot (Unix's hidden files,
+    macOS's ``._`` companions) and, on Windows, what is marked hidden or system: the recycle
+    bin and "System Volume Information" at a drive's root, ``desktop.ini``."""
+    if entry.name.startswith("."):
+        return True
+    if os.name != "nt":
+        return False
+    try:  # on Windows the listing gave the attributes: no call to the disk
+        attributes = entry.stat(follow_symlinks=False).st_file_attributes
+    except OSError:
+        return False
+    return bool(attributes & (stat.FILE_ATTRIBUTE_HIDDEN | stat.FILE_ATTRIBUTE_SYSTEM))
 
 
 def _identity(st: os.stat_result) -> tuple[int, int] | None:

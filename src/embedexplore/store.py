@@ -11,7 +11,7 @@ Layout::
                                       paths and durations; a checksum of each array file
       parts/MODEL/PART_ID/LAYER.npy   one array per layer, [segments of those tracks, dim]
       tmp/                            parts being written
-      .lock                           one writer at a time
+      .lock                           one writer at a time (an operating system lock on it)
 
 A *part* holds one model's layers for a group of tracks. It is written into ``tmp/`` and published
 by renaming its directory into ``parts/`` (atomic on POSIX), then committed by rewriting
@@ -441,7 +441,18 @@ class Store:
             return
         trash = self.path / "tmp" / f"deleted-{model}-{pid}-{uuid.uuid4().hex[:8]}"
         trash.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(src, trash)
+        try:
+            os.rename(src, trash)
+        except PermissionError:
+            if os.name != "nt":
+                raise
+            # Windows: a file that a reader memory-maps (an Embeddings still open, in this
+            # process or another) can be neither renamed nor deleted. No manifest names the
+            # part now: left where it is, a later writer treats it as the part of an
+            # interrupted run (adopted if its rows still count, as the same rows; removed
+            # otherwise, or by the next compaction) until it is closed
+            logger.info("part %s/%s is still open: left for a later extraction", model, pid)
+            return
         shutil.rmtree(trash, ignore_errors=True)
 
     def published_parts(self) -> list[tuple[str, str]]:
@@ -475,21 +486,29 @@ class Store:
 
     @contextlib.contextmanager
     def lock(self):
-        """Hold the store's write lock (another process writing the same store is refused)."""
-        import fcntl
+        """Hold the store's write lock (another process writing the same store is refused).
 
-        f = open(self.path / ".lock", "a+")  # noqa: SIM115 (held for the block's duration)
+        An operating system lock on ``.lock`` (``flock`` on Linux and macOS, ``LockFileEx`` on
+        Windows, through ``filelock``): it dies with the process that holds it, so a writer
+        that was killed never leaves the store locked. Refused at once, never waited for: the
+        other writer may run for hours. Two locks of one process refuse each other too.
+        """
+        from filelock import FileLock, Timeout
+
+        # timeout 0: one try. A new FileLock each time: an instance is re-entrant, and a
+        # second writer in this process must be refused like one in another process.
+        lock = FileLock(self.path / ".lock", timeout=0)
         try:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise StoreError(
-                    f"another process is extracting into {self.path}; wait for it to finish "
-                    "(or stop it), then run again"
-                ) from None
+            lock.acquire()
+        except Timeout:
+            raise StoreError(
+                f"another process is extracting into {self.path}; wait for it to finish "
+                "(or stop it), then run again"
+            ) from None
+        try:
             yield self
         finally:
-            f.close()
+            lock.release()
 
 
 def _repair_hint(path: Path) -> str:

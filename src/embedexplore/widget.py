@@ -5,20 +5,20 @@ DataFrames) lives in :mod:`embedexplore.explorer`; the frontend in ``js/src/widg
 writes exactly these traits. Arrays travel as little-endian binary buffers (``bytes`` here, a
 ``DataView`` in the browser, wrapped without a copy), never as JSON lists:
 
-======================  ==========  ============================================================
-trait                   layout      meaning
-======================  ==========  ============================================================
-``point_track``         uint32[n]   track index (row of ``embeddings.tracks``) of each point
-``point_segment``       uint32[n]   row index within its track: segment or window ``k``
-                                    (``SEGMENT_NONE``: a track average)
-``track_durations``     float32[t]  each track's duration in seconds (ends the last window)
-``left_xy``             float32[2n] the left pane's x then y, in [-1, 1] (aspect kept)
-``left_tags``           uint8[3n]   the three strongest tags of each point (into ``left_tag_names``)
-``color_codes``         uint16[n]   each point's entry of ``legend``
-``point_weight``        float32[n]  a size in [0, 1] (track averages: the spread of its segments)
-``highlighted``         uint8[n]    1 where a point is highlighted (empty: nothing is)
-``selected``            bits[n]     the selection, bit ``i % 8`` of byte ``i // 8``; both ways
-======================  ==========  ============================================================
+======================  ===========  ============================================================
+trait                   layout       meaning
+======================  ===========  ============================================================
+``point_track``         uint32[n]    track index (row of ``embeddings.tracks``) of each point
+``point_segment``       uint32[n]    row index within its track: segment or window ``k``
+                                     (``SEGMENT_NONE``: a track average)
+``track_durations``     float32[t]   each track's duration in seconds (ends the last window)
+``left_xy``             float32[2n]  the left pane's x then y, in [-1, 1] (aspect kept)
+``left_tags``           uint8[3n]    each point's three strongest tags (into ``left_tag_names``)
+``color_codes``         uint16[n]    each point's entry of ``legend``
+``point_weight``        float32[n]   a size in [0, 1] (track averages: the spread of its segments)
+``highlighted``         uint8[n]     1 where a point is highlighted (empty: nothing is)
+``selected``            bits[n]      the selection, bit ``i % 8`` of byte ``i // 8``; both ways
+======================  ===========  ============================================================
 
 Row ``k`` of a track spans ``[k * hop_seconds, k * hop_seconds + segment_seconds)``, cut at the
 track's end (both 0: the row is the whole track); the page uses them for labels only, the kernel
@@ -123,6 +123,12 @@ class ExplorerWidget(anywidget.AnyWidget):
     right_title = t.Unicode("").tag(sync=True)
     left_status = t.Unicode("").tag(sync=True)
     right_status = t.Unicode("").tag(sync=True)
+    # each pane's projection computing in the background (see _explorer_jobs): whether it
+    # computes, and the share done (-1: the method does not say: UMAP, PCA)
+    left_computing = t.Bool(False).tag(sync=True)
+    right_computing = t.Bool(False).tag(sync=True)
+    left_progress = t.Float(-1.0).tag(sync=True)
+    right_progress = t.Float(-1.0).tag(sync=True)
     color_codes = t.Bytes(b"").tag(sync=True)
     legend = t.List(t.Dict()).tag(sync=True)
     color_kind = t.Unicode("categorical").tag(sync=True)
