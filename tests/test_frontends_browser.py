@@ -317,3 +317,40 @@ def test_the_app_page_says_why_when_the_folder_holds_no_music(tmp_path):
     assert "no audio file" in status.value or "nothing to explore" in status.value, status.value
     assert len(box.children) == 3  # no Explorer
     assert not (tmp_path / "store").exists() or not any((tmp_path / "store").iterdir())
+
+
+def test_the_save_bar_writes_only_in_its_folder_and_never_an_empty_playlist(demo_store, tmp_path):
+    # the page's "save playlist" bar without a front-end: whoever holds the page's token can
+    # click it and type any name, so a name is a file name in the playlists folder, and a
+    # selection that makes no playlist writes nothing (it could replace a good one)
+    import embedexplore as ee
+    from embedexplore.app import _SaveBar
+    from embedexplore.playlist import MIN_SHARE
+
+    folder, store = demo_store
+    x = ee.Explorer(ee.scan(folder, progress=False), ee.open_store(store),
+                    left={"projection": "pca"}, right={"projection": "pca"})  # fmt: skip
+    out = tmp_path / "playlists"
+    out.mkdir()
+    bar = _SaveBar(x, out)
+    segments = x.embeddings.segments
+    first = segments["track_id"] == segments["track_id"].iloc[0]
+    x.selection = np.flatnonzero(first.to_numpy())[:1]  # one segment of a longer track
+    assert (x.selected_tracks["share"] < MIN_SHARE).all()
+    bar.name.value = "mine.m3u8"
+    bar._save(None)
+    assert "no track has 25%" in bar.result.value and not any(out.iterdir())
+    x.selection = np.flatnonzero(first.to_numpy())  # the whole track
+    for name in ("../escape.m3u8", str(tmp_path / "elsewhere.m3u8"), "sub/dir.m3u8", ".."):
+        bar.name.value = name
+        bar._save(None)
+        assert "not a path" in bar.result.value or "file name" in bar.result.value, name
+    assert not (tmp_path / "escape.m3u8").exists() and not (tmp_path / "elsewhere.m3u8").exists()
+    assert not any(out.iterdir())
+    bar.name.value = "mine"
+    bar._save(None)
+    written = out / "mine.m3u8"
+    assert written.is_file() and "saved 1 tracks" in bar.result.value
+    entries = [ln for ln in written.read_text().splitlines() if ln and not ln.startswith("#")]
+    track = x.embeddings.tracks.loc[segments["track_id"].iloc[0], "path"]
+    assert len(entries) == 1 and Path(entries[0]).name == Path(track).name, entries

@@ -149,3 +149,19 @@ def test_relative_xspf_locations_on_windows_are_uri_references():
         == "../Music/Sigur%20R%C3%B3s/1%20%232.mp3"
     )
     assert _relative_uri(r"D:\Music\b c.mp3", target, paths=ntpath) == "file:///D:/Music/b%20c.mp3"
+
+
+def test_macos_keeps_the_cache_folder_of_earlier_versions(tmp_path, monkeypatch):
+    """Before platformdirs, macOS stores went to ~/.cache/embedexplore: where that folder exists,
+    it stays the cache (its stores are hours of extraction); where not, ~/Library/Caches."""
+    monkeypatch.delenv("EMBEDEXPLORE_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda name, appauthor=None: str(
+        tmp_path / "Library" / "Caches" / name))  # fmt: skip
+    assert user_cache_dir() == tmp_path / "Library" / "Caches" / "embedexplore"
+    (tmp_path / ".cache" / "embedexplore" / "stores").mkdir(parents=True)
+    assert user_cache_dir() == tmp_path / ".cache" / "embedexplore"
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert user_cache_dir() == tmp_path / "Library" / "Caches" / "embedexplore"  # macOS only

@@ -51,3 +51,23 @@ def test_two_locks_of_one_process_refuse_each_other(tmp_path):
             pass
     with st.lock():  # released on leaving the block, and the store still opens
         Store(st.path, create=True)
+
+
+def test_a_damaged_part_still_open_is_never_committed_again(tmp_path, monkeypatch):
+    # Windows: a part a reader memory-maps cannot be removed (remove_part says False there); a
+    # damaged one is then refused with what to do, never taken for a part another writer
+    # published meanwhile. The Windows refusal is stood in for by remove_part's answer.
+    import numpy as np
+
+    st = Store(tmp_path / "store", create=True)
+    args = dict(version="1", dtype="float32", tracks=[("t1", 10, 20)], n_segments=[3])
+    arrays = {"embeddings": np.arange(6, dtype=np.float32).reshape(3, 2)}
+    pid = st.write_part("m", **args, arrays=arrays)
+    npy = st.part_path("m", pid) / "embeddings.npy"
+    npy.write_bytes(npy.read_bytes()[:-4] + b"\0\0\0\0")  # its checksum no longer holds
+    monkeypatch.setattr(Store, "remove_part", lambda self, model, pid: False)
+    with pytest.raises(StoreError, match=r"is damaged .* still open by a reader: close"):
+        st.write_part("m", **args, arrays=arrays)
+    monkeypatch.undo()
+    assert st.write_part("m", **args, arrays=arrays) == pid  # removed, then written again
+    assert st.inspect_part("m", pid, content=True)[1] is None

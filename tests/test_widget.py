@@ -788,3 +788,44 @@ def test_in_a_script_each_background_projection_draws_a_progress_bar(demo_store,
     bars = out.stderr.replace("\r", "\n")
     assert "t-SNE of the left pane:   0%" in bars and "t-SNE of the left pane: 100%" in bars
     assert "right pane" not in bars  # PCA: computed at once, no bar
+
+
+def test_a_pane_whose_drawing_fails_says_so_and_never_waits_for_no_one(explorer_parts, gate):
+    # a bug between a new generation and its job (here: the projection's arguments) ends the
+    # pane with the error; the t-SNE it superseded stops late, never drawn, and wait() returns
+    collection, emb = explorer_parts
+    g = gate("tsne")
+    x = ee.Explorer(collection, emb, right={"projection": "pca"})
+    assert g.entered.wait(60) and x.left_computing
+
+    def broken(*_args, **_kwargs):
+        raise KeyError("a bug")
+
+    x._projection_args = broken
+    with pytest.raises(KeyError, match="a bug"):
+        x.left = {**x.left, "projection": "umap"}
+    assert not x.left_computing and x.left_status.startswith("cannot project")
+    g.open.set()
+    assert x.wait(timeout=60) is x and x.left_xy == b""
+    deadline = time.monotonic() + 60
+    while not g.ended and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert g.ended == [("tsne", "stopped")] and x.left_xy == b""
+
+
+def test_explorers_compute_their_projections_one_at_a_time(explorer_parts):
+    # two Explorers (Run All twice) share the cores: one projection computes at a time in a
+    # process, and a pane says it waits for another Explorer's
+    from embedexplore import _explorer_jobs
+
+    collection, emb = explorer_parts
+    with _explorer_jobs._COMPUTING:  # as if another Explorer computed
+        x = ee.Explorer(collection, emb, right={"projection": "pca"})
+        deadline = time.monotonic() + 60
+        while "another Explorer" not in x.left_status and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert x.left_status.endswith("waiting for another Explorer's projection…")
+        time.sleep(0.5)
+        assert x.left_computing and x.left_xy == b""
+    assert x.wait(timeout=300) is x
+    assert _xy(x, "left").shape == (x.n_points, 2) and x.left_status == ""

@@ -4,6 +4,7 @@ whether a path lies inside a folder, compared as the operating system compares n
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 #: The folder name under the operating system's cache folder.
@@ -17,13 +18,18 @@ def user_cache_dir() -> Path:
     ``$EMBEDEXPLORE_CACHE`` if set; else the operating system's user cache folder, as
     ``platformdirs`` names it: ``$XDG_CACHE_HOME/embedexplore`` or ``~/.cache/embedexplore``
     on Linux, ``~/Library/Caches/embedexplore`` on macOS,
-    ``%LOCALAPPDATA%\\embedexplore\\Cache`` on Windows. Not created here.
+    ``%LOCALAPPDATA%\\embedexplore\\Cache`` on Windows. On macOS, ``~/.cache/embedexplore``
+    where it exists already: versions before 0.2 kept their stores there, and a collection's
+    store is hours of extraction. Not created here.
     """
     explicit = os.environ.get("EMBEDEXPLORE_CACHE")
     if explicit:
         return Path(explicit).expanduser()
     import platformdirs
 
+    legacy = Path.home() / ".cache" / APP_NAME
+    if sys.platform == "darwin" and legacy.is_dir():
+        return legacy  # not abandoned: the stores there are hours of extraction
     # appauthor=False: no publisher folder above ours on Windows (%LOCALAPPDATA%\embedexplore)
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 

@@ -69,28 +69,38 @@ class Drawing:
         jobs = self._projections
         with jobs.lock:
             generation = jobs.start(side)
-            with self.hold_sync():
-                setattr(self, f"{side}_title", title)
-                setattr(self, f"{side}_tags", tags)
-                setattr(self, f"{side}_tag_names", names)
             try:
-                args = self._projection_args(spec, model)
-            except ValueError as e:
-                jobs.finish(side, generation, None, _refused(side, e))
-                return
-            if in_background(method, n):  # seconds to minutes: see _explorer_jobs
-                note = " (a session's first UMAP compiles: ~1 min)"
-                compute = partial(_project_normalised, args)
-                jobs.submit(side, job(generation, name, n, compute,
-                                      note if method == "umap" else ""))  # fmt: skip
-                return
-            xy, error = np.zeros((n, 2)), ""
-            try:
-                if n:
-                    xy = _project_normalised(args)
-            except (ValueError, RuntimeError, MemoryError) as e:
-                xy, error = None, _refused(side, e)
-            jobs.finish(side, generation, xy, error)
+                self._draw_pane(side, generation, spec, model, method, name, n, title, tags, names)
+            except BaseException as e:
+                # whatever failed, the pane ends this generation with the error: never a status
+                # of a projection that no one computes, nor a wait() that never returns
+                jobs.finish(side, generation, None, f"cannot project: {e}")
+                raise
+
+    def _draw_pane(self, side, generation, spec, model, method, name, n, title, tags, names):
+        jobs = self._projections
+        with self.hold_sync():
+            setattr(self, f"{side}_title", title)
+            setattr(self, f"{side}_tags", tags)
+            setattr(self, f"{side}_tag_names", names)
+        try:
+            args = self._projection_args(spec, model)
+        except ValueError as e:
+            jobs.finish(side, generation, None, _refused(side, e))
+            return
+        if in_background(method, n):  # seconds to minutes: see _explorer_jobs
+            note = " (a session's first UMAP compiles: ~1 min)"
+            compute = partial(_project_normalised, args)
+            jobs.submit(side, job(generation, name, n, compute,
+                                  note if method == "umap" else ""))  # fmt: skip
+            return
+        xy, error = np.zeros((n, 2)), ""
+        try:
+            if n:
+                xy = _project_normalised(args)
+        except (ValueError, RuntimeError, MemoryError) as e:
+            xy, error = None, _refused(side, e)
+        jobs.finish(side, generation, xy, error)
 
     def _projection_args(self, spec, model) -> dict:
         """What :func:`~embedexplore.project` computes the pane from: the rows shown now (the

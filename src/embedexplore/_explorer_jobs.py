@@ -60,6 +60,10 @@ EXIT_WAIT_SECONDS = 60
 
 # the Projections whose worker runs: stopped at exit (see _stop_all)
 _running: weakref.WeakSet = weakref.WeakSet()
+# one projection computes at a time in this process, whichever Explorer asks: two t-SNEs or
+# UMAPs at once only share the same cores (and numba's fallback threading layer, where no
+# OpenMP or TBB is at hand, aborts on parallel calls from two threads)
+_COMPUTING = threading.Lock()
 
 
 def in_notebook() -> bool:
@@ -144,15 +148,16 @@ class Projections:
             if self._current is not None:
                 ahead.insert(0, self._current)
             self._pending[side] = job
+            if self._worker is None:
+                # a daemon thread (a script may end while it computes), stopped at exit; started
+                # before the pane says it computes, so that a pane never waits for no one
+                self._worker = _thread(self._run, "embedexplore-projections")
+                _running.add(self)
+                self._worker.start()
             # waiting, a job has done nothing yet: 0 (-1 would say it computes without saying)
             self._set(side, xy=b"", computing=True, progress=0.0 if job.reports or ahead else -1.0,
                       status=_status(job, None, after=ahead[0] if ahead else None,
                                      side=side))  # fmt: skip
-            if self._worker is None:
-                # a daemon thread (a script may end while it computes), stopped at exit
-                self._worker = _thread(self._run, "embedexplore-projections")
-                _running.add(self)
-                self._worker.start()
 
     def cancel(self, *, wait: float | None = None) -> None:
         """Make every job stale (a running t-SNE stops at its next report); then wait up to
@@ -254,6 +259,20 @@ class Projections:
                 bar.refresh()
             return False
 
+        if not _COMPUTING.acquire(blocking=False):
+            with self.lock:
+                if job.generation == self.generation[side]:
+                    self._set(side, status=f"{job.name} of {job.n:,} points: waiting for another "
+                              "Explorer's projection…")  # fmt: skip
+            while not _COMPUTING.acquire(timeout=0.25):
+                with self.lock:
+                    if job.generation != self.generation[side]:
+                        if bar is not None:
+                            bar.close()
+                        return  # a newer choice came while this one waited
+            with self.lock:
+                if job.generation == self.generation[side]:
+                    self._set(side, status=_status(job, None))
         xy, error = None, ""
         try:
             xy = job.compute(report)
@@ -268,6 +287,7 @@ class Projections:
             error = f"cannot project: {type(e).__name__}: {e}"
             logger.exception("%s pane: the %s failed", side, job.name)
         finally:
+            _COMPUTING.release()
             if bar is not None:
                 if xy is not None:
                     bar.n = 100

@@ -84,7 +84,8 @@ def page(folder=None, *, store=None, models=None, playlists=None):
         the default of ``embedexplore extract``).
     playlists : str or os.PathLike, optional
         The folder playlists are saved to (default: ``$EMBEDEXPLORE_APP_PLAYLISTS``, else the
-        current folder).
+        home folder: a kernel Voila starts runs in the notebook's folder, inside the installed
+        package).
 
     Returns
     -------
@@ -108,7 +109,7 @@ def page(folder=None, *, store=None, models=None, playlists=None):
     folder = Path(folder).expanduser().absolute()
     store = Path(store or os.environ.get(STORE_VAR) or default_store(folder)).expanduser()
     models = list(models or os.environ.get(MODELS_VAR, "").split())
-    playlists = Path(playlists or os.environ.get(PLAYLISTS_VAR) or Path.cwd()).expanduser()
+    playlists = Path(playlists or os.environ.get(PLAYLISTS_VAR) or Path.home()).expanduser()
 
     title = w.HTML(f"<h2 style='margin:0.2em 0'>{html.escape(folder.name or str(folder))}</h2>")
     status = w.HTML(_text(f"scanning {folder} …"), layout=w.Layout(min_height="1.6em"))
@@ -250,8 +251,9 @@ def _stop_children() -> None:
 class _SaveBar:
     """A file name, a "save playlist" button, and what happened.
 
-    Names are relative to the playlists folder (``~`` and absolute paths are taken as they
-    are). The proposed name is the first free ``embedexplore-<date>[-k].m3u8``; a name that
+    A name is a file name in the playlists folder, never a path: whoever holds the page's token
+    can write nowhere else (``embedexplore app --playlists DIR`` picks the folder). The proposed
+    name is the first free ``embedexplore-<date>[-k].m3u8``; a name that
     exists is overwritten only after a second click on the button, which then says
     "overwrite"; editing the name asks again.
     """
@@ -276,7 +278,7 @@ class _SaveBar:
         self.name.observe(self._renamed, "value")
         explorer.observe(self._selected, "selection")
         self._selected(None)
-        where = w.HTML(_text(f"saved in {folder} (or give a full path)"))
+        where = w.HTML(_text(f"saved in {folder}"))
         self.widget = w.VBox([w.HBox([self.name, self.button]), where, self.summary, self.result])
 
     def _free_name(self) -> str:
@@ -291,12 +293,17 @@ class _SaveBar:
         name = self.name.value.strip()
         if not name:
             raise ValueError("give the playlist a file name")
-        path = Path(name).expanduser()
+        path = Path(name)
+        if path.name != name or name in (".", ".."):
+            raise ValueError(
+                f"a file name in {self.folder}, not a path: start the app with --playlists DIR "
+                "to save elsewhere"
+            )
         if not path.suffix:
             path = path.with_suffix(".m3u8")
         if path.suffix.lower() not in _PLAYLIST_SUFFIXES:
             raise ValueError(f"a playlist is .m3u8, .m3u or .xspf, not {path.suffix}")
-        return path if path.is_absolute() else self.folder / path
+        return self.folder / path
 
     def _selected(self, _change) -> None:
         from .playlist import MIN_SHARE
@@ -327,6 +334,15 @@ class _SaveBar:
         if not len(self.explorer.selection):
             self.result.value = _text("select segments first: lasso a region in either pane",
                                       error=True)  # fmt: skip
+            return
+        from .playlist import MIN_SHARE
+
+        if not (self.explorer.selected_tracks["share"] >= MIN_SHARE).any():
+            # an empty playlist would be no use, and could replace a good one
+            self.result.value = _text(
+                f"no track has {MIN_SHARE:.0%} of its segments selected: select more of a track",
+                error=True,
+            )
             return
         if target.exists() and self._confirm != target:
             self._confirm = target

@@ -240,10 +240,13 @@ def _notebooks(folder: str) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for file in files:
         target = out / file.name
-        if target.exists():  # the user's own edits are never overwritten
+        try:
+            # "x": never over a file that exists, nor through a link (dangling or not) to one
+            with open(target, "xb") as out_file, open(file, "rb") as in_file:
+                shutil.copyfileobj(in_file, out_file)
+        except FileExistsError:  # the user's own edits are never overwritten
             _say(f"kept {target} (delete it to get this version's)")
         else:
-            shutil.copyfile(file, target)
             _say(f"wrote {target}")
     first = out / "01_explore_your_collection.ipynb"
     _say(f"open them with: jupyter lab {first}")

@@ -396,7 +396,13 @@ class Store:
             if problem is None:
                 return pid  # the same work, published before (its content is determined by its id)
             logger.warning("part %s/%s is damaged (%s): written again", model, pid, problem)
-            self.remove_part(model, pid)
+            if not self.remove_part(model, pid):
+                # a damaged part is never committed again under its id
+                raise StoreError(
+                    f"part {model}/{pid} of {self.path} is damaged ({problem}) and still open "
+                    "by a reader: close what has the store open (an Embeddings, a notebook "
+                    "kernel), then run again"
+                )
         tmp = self.path / "tmp" / f"{model}-{pid}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
         try:
@@ -434,11 +440,12 @@ class Store:
             raise
         return pid
 
-    def remove_part(self, model: str, pid: str) -> None:
+    def remove_part(self, model: str, pid: str) -> bool:
+        """Remove a part's folder; False where it is still open (Windows) and stays."""
         # renamed away first, so that a half-deleted part never looks like a part
         src = self.part_path(model, pid)
         if not src.exists():
-            return
+            return True
         trash = self.path / "tmp" / f"deleted-{model}-{pid}-{uuid.uuid4().hex[:8]}"
         trash.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -452,8 +459,9 @@ class Store:
             # interrupted run (adopted if its rows still count, as the same rows; removed
             # otherwise, or by the next compaction) until it is closed
             logger.info("part %s/%s is still open: left for a later extraction", model, pid)
-            return
+            return False
         shutil.rmtree(trash, ignore_errors=True)
+        return True
 
     def published_parts(self) -> list[tuple[str, str]]:
         """Every part folder under ``parts/``: ``(model, part_id)``, oldest first (by the time
@@ -497,7 +505,12 @@ class Store:
 
         # timeout 0: one try. A new FileLock each time: an instance is re-entrant, and a
         # second writer in this process must be refused like one in another process.
-        lock = FileLock(self.path / ".lock", timeout=0)
+        try:
+            # never a "soft" lock (a marker file) where the file system has no flock: it would
+            # outlive a killed writer and lock the store for good; an OSError says why instead
+            lock = FileLock(self.path / ".lock", timeout=0, fallback_to_soft=False)
+        except TypeError:  # filelock before 4, which has no soft fallback to turn off
+            lock = FileLock(self.path / ".lock", timeout=0)
         try:
             lock.acquire()
         except Timeout:
