@@ -1,0 +1,262 @@
+// One scatter pane: its regl-scatterplot (sharing the widget's WebGL renderer), drawing its
+// points from the traits, its hovered point's label, and its status box (the projection's
+// progress, or why it has no points). Linking, level of detail and the menus live in linking.js,
+// lod.js and toolbar.js; this module wires a pane's events to them.
+import createScatterplot from "regl-scatterplot";
+import { h } from "./dom.js";
+import { colorIndices, legendColors } from "./legend.js";
+import { resetDetail, showNote, startMoving, stopMoving } from "./lod.js";
+import { paneXY, pointLabel, pointTags } from "./traits.js";
+
+// regl-scatterplot builds a spline per track on the CPU: past this many points the lines cost
+// more than they show (see benchmarks/results/widget_speed-*.log), and the points are drawn
+// alone with a note saying how to get the lines back
+export const MAX_TRAJECTORY_POINTS = 200_000;
+
+/**
+ * @typedef {Object} PaneContext  what the panes share, from widget.js's render()
+ * @property {Object} model
+ * @property {Object} renderer     regl-scatterplot's shared renderer
+ * @property {{at: number}} clock  when the renderer's current frame began, or the last pane drew
+ * @property {Object} state        {hovered, selection, data}
+ * @property {Object} audio        audio.js's player
+ * @property {AbortController} listeners  aborted when the widget goes
+ * @property {HTMLElement} parent  the row of panes
+ * @property {number} t0           when render() began (first-draw times)
+ * @property {Object} toolbar      toolbar.js's (mouseMode)
+ * @property {Object} linking      linking.js's (hover, fromPane, playPoint)
+ * @property {() => void} fitRenderer
+ * @property {(side: string, keepView: boolean) => void} schedule  draw the pane again soon
+ */
+
+/** Make the pane `side` in ctx.parent; returns its state object (see lod.js for its fields). */
+export function createPane(side, ctx) {
+  const { model, renderer, clock, state, audio, listeners } = ctx;
+  const header = h("div", { class: "ee-pane-header" });
+  const canvas = h("canvas", { class: "ee-canvas" });
+  const label = h("div", { class: "ee-label" });
+  // the pane's status: its projection's progress (centred, with a bar) or why it has no points
+  const statusText = h("span", { class: "ee-status-text" });
+  const progressFill = h("span", { class: "ee-progress-fill" });
+  const progress = h("span", { class: "ee-progress" }, progressFill);
+  const paneStatus = h("div", { class: "ee-pane-status" }, statusText, progress);
+  const hint = h("div", { class: "ee-hint" }, "click a point to hear it (browsers keep sound off until you click)");
+  const note = h("div", { class: "ee-pane-status ee-pane-note" });
+  const box = h("div", { class: "ee-canvas-box" }, canvas, label, paneStatus, note, hint);
+  const pane = h("div", { class: `ee-pane ee-${side}`, "data-side": side }, header, box);
+  ctx.parent.append(pane);
+  box.style.height = `${model.get("height")}px`;
+  const { width, height } = box.getBoundingClientRect();
+  const sp = createScatterplot({
+    renderer,
+    canvas,
+    width: Math.max(1, width),
+    height: Math.max(1, height),
+    pointSize: 4,
+    pointSizeSelected: 1,
+    pointOutlineWidth: 1,
+    opacityInactiveMax: 0.25,
+    backgroundColor: [0.98, 0.98, 0.98, 1],
+    pointColorHover: [0.05, 0.05, 0.05, 1],
+    pointColorActive: [0.05, 0.05, 0.05, 1],
+    lassoColor: [0.05, 0.35, 0.8, 1],
+    pointConnectionOpacity: 0.35,
+    pointConnectionSize: 1,
+    deselectOnDblClick: true,
+    deselectOnEscape: true,
+    aspectRatio: 1,
+  });
+  const p = { side, sp, pane, canvas, box, label, header, status: paneStatus, statusText,
+    progress, progressFill, statusShown: "", computingSince: 0, tick: 0, note, drawn: false,
+    hasPoints: false, noteText: "", frameMs: 0, lodPoints: 0, lodIdx: null, lodOn: false,
+    lodTimer: 0 };
+  sp.subscribe("pointover", (i) => ctx.linking.hover(side, i));
+  sp.subscribe("pointout", () => ctx.linking.hover(side, -1));
+  sp.subscribe("select", ({ points }) => ctx.linking.fromPane(side, points));
+  sp.subscribe("deselect", () => ctx.linking.fromPane(side, []));
+  let draws = 0;
+  let lodDraws = 0;
+  sp.subscribe("draw", () => {
+    pane.dataset.draws = String(++draws); // read by benchmarks/widget_speed.py
+    if (!p.drawn && p.hasPoints && state.data && state.data.n > 0 && sp.get("isPointsDrawn")) {
+      p.drawn = true;
+      pane.dataset.drawn = "1"; // the pane shows points (removed while it computes new ones)
+      if (!pane.dataset.firstDrawMs) {
+        pane.dataset.firstDrawMs = String(Math.round(performance.now() - ctx.t0));
+        pane.dataset.firstDrawAt = String(Date.now());
+      }
+    }
+  });
+  sp.subscribe("drawing", () => {
+    // synchronous, right after the frame: with software WebGL its time includes the drawing,
+    // which the copy onto the pane's canvas waits for
+    const now = performance.now();
+    if (p.lodOn) {
+      pane.dataset.lodDraws = String(++lodDraws); // drawn from the subsample
+    } else {
+      p.frameMs = now - clock.at;
+      pane.dataset.frameMs = String(Math.round(p.frameMs)); // read by benchmarks/widget_speed.py
+    }
+    clock.at = now;
+  });
+  sp.subscribe("view", () => {
+    placeLabel(p, ctx);
+    if (p.lodOn) startMoving(p, state); // still moving: put off drawing all points
+  });
+  // Entered from the input events, not from "view": that comes after a frame, which would
+  // then be drawn with all points (half a second at 2 million on software WebGL).
+  let downAt = null;
+  canvas.addEventListener("mousedown", (e) => {
+    downAt = [e.clientX, e.clientY];
+    if (ctx.toolbar.mouseMode !== "panZoom" || e.shiftKey) stopMoving(p, state); // a lasso takes every point
+  }, { signal: listeners.signal });
+  window.addEventListener("mouseup", () => (downAt = null), { signal: listeners.signal });
+  // on window: a drag that leaves the canvas still pans
+  window.addEventListener("mousemove", (e) => {
+    if (!downAt || !(e.buttons & 1) || ctx.toolbar.mouseMode !== "panZoom" || e.shiftKey) return;
+    // a click that wobbles a pixel is not a pan worth two redraws
+    if (Math.abs(e.clientX - downAt[0]) + Math.abs(e.clientY - downAt[1]) < 3) return;
+    startMoving(p, state);
+  }, { signal: listeners.signal });
+  canvas.addEventListener("wheel", () => startMoving(p, state), { passive: true, signal: listeners.signal });
+  new ResizeObserver(() => {
+    const r = box.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0) {
+      sp.set({ width: r.width, height: r.height });
+      ctx.fitRenderer();
+    }
+  }).observe(box);
+  canvas.addEventListener("click", () => {
+    if (!audio.unlocked) audio.unlock();
+    if (state.hovered >= 0) ctx.linking.playPoint(state.hovered);
+  });
+  return p;
+}
+
+/** Draw the pane's points from the traits (keeping its camera if `keepView`). */
+export function drawPane(p, ctx, { keepView = true } = {}) {
+  const { model, state } = ctx;
+  if (p.busy) {
+    ctx.schedule(p.side, keepView);
+    return;
+  }
+  const d = state.data;
+  const xy = paneXY(model, p.side, d.n);
+  if (xy.length !== 2 * d.n) {
+    // no points while the kernel computes the pane's projection (or could not): the old ones
+    // would belong to other rows, or sit where the new projection does not put them
+    if (!xy.length) clearPane(p);
+    return; // else a column of the previous points, the new one on its way
+  }
+  const { k, list } = legendColors(model.get("legend") || []);
+  const z = colorIndices(d.codes, d.highlighted, k, d.n);
+  const w = d.weight.length === d.n ? d.weight : new Float32Array(d.n);
+  const points = { x: xy.subarray(0, d.n), y: xy.subarray(d.n), z, w };
+  const tooMany = model.get("view") === "trajectories" && d.n > MAX_TRAJECTORY_POINTS;
+  p.noteText = tooMany
+    ? `trajectories are drawn up to ${MAX_TRAJECTORY_POINTS.toLocaleString()} points: ` +
+      "show fewer (every k-th segment, or some artists)"
+    : "";
+  const trajectories = model.get("view") === "trajectories" && !tooMany;
+  // draw() below resets the filter; with lines, filter() would rebuild every spline
+  resetDetail(p, trajectories ? 0 : d.n);
+  showNote(p);
+  let data = points;
+  if (trajectories) {
+    // rows built here: regl-scatterplot 1.16 maps typed x columns with x.map() when lines are
+    // given, which yields a Float32Array of NaN instead of rows (every point vanished)
+    const { x, y } = points;
+    data = Array.from({ length: d.n }, (_, i) => [x[i], y[i], z[i], w[i], d.track[i], d.segment[i]]);
+  }
+  const averages = model.get("view") === "averages";
+  p.sp.set({
+    colorBy: "valueA",
+    pointColor: list,
+    sizeBy: averages ? "valueB" : null,
+    pointSize: averages ? Array.from({ length: 16 }, (_, i) => 5 + i) : 4,
+    showPointConnections: trajectories,
+    pointConnectionColorBy: trajectories ? "valueA" : null,
+    pointConnectionColor: trajectories ? list : [0.66, 0.66, 0.66, 0.2],
+  });
+  const view = keepView ? p.sp.get("cameraView") : null;
+  p.busy = true;
+  p.hasPoints = true;
+  p.sp
+    .draw(data, { zDataType: "categorical", wDataType: "continuous",
+      select: state.selection.length ? state.selection : undefined })
+    .then(() => {
+      if (view) p.sp.set({ cameraView: view });
+    })
+    .catch((e) => console.error("embedexplore:", e))
+    .finally(() => {
+      p.busy = false;
+    });
+}
+
+/** Remove the pane's points (its projection computes, or failed). */
+export function clearPane(p) {
+  if (!p.hasPoints) return;
+  p.hasPoints = false;
+  p.drawn = false;
+  delete p.pane.dataset.drawn;
+  p.label.style.display = "none";
+  resetDetail(p, 0);
+  p.noteText = "";
+  showNote(p);
+  p.busy = true;
+  p.sp
+    .clear()
+    .catch((e) => console.error("embedexplore:", e))
+    .finally(() => {
+      p.busy = false;
+    });
+}
+
+/** Show the hovered point's label beside it in the pane (or hide it). */
+export function placeLabel(p, ctx) {
+  const { model, state } = ctx;
+  const i = state.hovered;
+  if (i < 0 || !p.drawn) {
+    p.label.style.display = "none";
+    return;
+  }
+  const pos = p.sp.getScreenPosition(i);
+  if (!pos) return;
+  const { title, when } = pointLabel(model, state.data, i);
+  const tags = pointTags(model, p.side, i);
+  p.label.replaceChildren(h("b", {}, title), h("span", {}, ` · ${when}`),
+    ...(tags ? [h("br"), h("i", {}, tags)] : []));
+  p.label.style.display = "block";
+  const r = p.box.getBoundingClientRect();
+  const left = Math.min(Math.max(4, pos[0] + 10), Math.max(4, r.width - p.label.offsetWidth - 4));
+  const top = pos[1] + 12 + p.label.offsetHeight > r.height ? pos[1] - p.label.offsetHeight - 10 : pos[1] + 12;
+  p.label.style.left = `${left}px`;
+  p.label.style.top = `${top}px`;
+  p.label.dataset.point = String(i);
+}
+
+/** The pane's status box from `<side>_status`, `_computing` and `_progress`. */
+export function showStatus(p, model) {
+  const { side } = p;
+  const text = model.get(`${side}_status`) || "";
+  const computing = Boolean(model.get(`${side}_computing`));
+  const share = model.get(`${side}_progress`);
+  const known = computing && share >= 0;
+  if (computing) p.pane.dataset.computing = "1"; // read by the browser tests
+  else delete p.pane.dataset.computing;
+  if (text !== p.statusShown) p.computingSince = performance.now(); // another projection
+  p.statusShown = text;
+  p.status.classList.toggle("ee-computing", computing);
+  p.progress.classList.toggle("ee-indeterminate", computing && !known);
+  p.progressFill.style.width = known ? `${Math.round(100 * share)}%` : "";
+  clearInterval(p.tick);
+  p.tick = 0;
+  // where the method does not say how far it is (UMAP), the seconds it has taken
+  const write = () => {
+    const s = Math.floor((performance.now() - p.computingSince) / 1000);
+    p.statusText.textContent = computing && !known && s >= 1 ? `${text} ${s} s` : text;
+  };
+  write();
+  if (computing && !known) p.tick = setInterval(write, 1000);
+  p.status.style.display = text ? "block" : "none";
+}
