@@ -1,6 +1,6 @@
 """How fast the Explorer draws, pans and links, in a real JupyterLab in headless chromium.
 
-    .venv/bin/python benchmarks/widget_speed.py                 # 70k, 1M and 2M points per pane
+    .venv/bin/python benchmarks/widget_speed.py                 # 70k, 1M and 4M points per pane
     .venv/bin/python benchmarks/widget_speed.py --sizes 70000
     .venv/bin/python benchmarks/widget_speed.py --startup       # Explorer(...) on the demo
 
@@ -8,15 +8,23 @@ For each size, a notebook cell displays an Explorer whose two panes hold that ma
 (synthetic clusters: the frontend's cost depends on the number of points, not on where they came
 from), and the script reports:
 
-- display -> first draw: from the cell starting to run to both panes having drawn their points
-  (kernel work, the transfer of the binary columns, the browser's indexing and first frame), and
-  the browser's share of it (the widget's render() to its first frame);
+- display -> both panes drawn: the points made and the widget built in one cell, then the time
+  from running the cell that displays it to both panes having drawn all their points (the
+  transfer of the binary columns, the browser's decoding and first frames), and the browser's
+  share of it (the widget's render() to its first frame); then when hover and lasso can find
+  points (the spatial index, built off the main thread since issue 19);
 - panning: a drag on the left pane sent as raw input through a CDP session (Playwright's
   mouse.move waits for each event, about 15 Hz), 90 moves 16 ms apart; the pane's redraws per
   second and the mean time between them;
 - zooming: 40 wheel steps 30 ms apart on the left pane (in, then out), redraws per second;
 - one wheel step alone: the time until the pane shows all its points again;
-- linked hover: from a mouse move onto a point of the left pane to the label shown on the right.
+- linked hover: from a mouse move onto a point of the left pane to the label shown on the right;
+- payload: the bytes of the widget's state sent on display (its binary buffers and its JSON);
+- heap: the page's JavaScript heap once both panes are drawn (Runtime.getHeapUsage; the whole
+  JupyterLab page, so compare it only between runs of this script);
+- lasso: a quadrant of the left pane lassoed (toolbar "lasso", then a drag), from the mouse's
+  release to the selection arriving in the kernel (an observer of ``selected`` stamps the time),
+  and how many points it held.
 
 Where the widget draws a subsample while a pane moves (its level of detail, for large collections
 on slow WebGL), the pan and zoom figures say how many redraws drew only the subsample, and the
@@ -50,18 +58,29 @@ sys.path.insert(0, str(ROOT / "tests"))  # the JupyterLab + chromium helper the 
 
 import jupyterlab as jl  # noqa: E402
 
-CELL = """
-import numpy as np
-from embedexplore.widget import ExplorerWidget
-
+SYNTHETIC = """
 def synthetic(n, seed):
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(40, 2)) * 3
     label = np.repeat(rng.integers(0, 40, n // 60 + 1), 60)[:n]  # a track stays in its cluster
     xy = centres[label] + rng.normal(size=(n, 2)) * rng.uniform(0.1, 0.6, 40)[label, None]
     xy = (xy - xy.mean(0)) / np.abs(xy - xy.mean(0)).max() * 0.95
-    return xy.T.astype("<f4").tobytes(), label
+    return encode_xy(xy), label
+"""
 
+# the points and the widget (displayed by a second cell, "w"); the payload's size written last
+CELL = (
+    """
+import numpy as np
+from embedexplore.widget import ExplorerWidget
+try:
+    from embedexplore.widget import encode_xy
+except ImportError:  # before issue 19 the coordinates travelled as float32
+    def encode_xy(xy):
+        return xy.T.astype("<f4").tobytes()
+"""
+    + SYNTHETIC.replace("{", "{{").replace("}", "}}")
+    + """
 N = {n}
 left, label = synthetic(N, 1)
 right, _ = synthetic(N, 2)
@@ -81,8 +100,26 @@ w = ExplorerWidget(
     height=440,
     view="{view}",
 )
-w
+import json, os, time as _time
+from ipywidgets.widgets.widget import _remove_buffers
+def _selected(change):
+    bits = np.frombuffer(change["new"], np.uint8)
+    at = _time.time()
+    open({selected!r} + ".tmp", "w").write(f"{{at}} {{int(np.unpackbits(bits).sum())}}")
+    os.replace({selected!r} + ".tmp", {selected!r})  # whole, for the script polling it
+w.observe(_selected, names="selected")
+_state, _paths, _buffers = _remove_buffers(w.get_state())
+open({payload!r}, "w").write(f"{{sum(len(b) for b in _buffers)}} {{len(json.dumps(_state))}}")
 """
+)
+
+
+def _left_x(n: int) -> np.ndarray:
+    """The x of the left pane's points, as the benchmark's cell makes them."""
+    scope = {"np": np, "encode_xy": lambda xy: xy}
+    exec(SYNTHETIC, scope)
+    xy, _ = scope["synthetic"](n, 1)
+    return xy[:, 0]
 
 
 def counters(page) -> tuple[int, int]:
@@ -106,17 +143,28 @@ def settled(page) -> None:
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
-def measure(page, cdp, n: int, view: str = "segments") -> dict:
+def measure(page, cdp, n: int, view: str = "segments", tmp: Path = Path(".")) -> dict:
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.wait_for_timeout(500)
-    cell = CELL.format(n=n, view=view)
-    page.evaluate(
-        "(src) => { const nb = window.jupyterapp.shell.currentWidget.content;"
-        " nb.activeCellIndex = 0; nb.activeCell.model.sharedModel.setSource(src); }",
-        cell,
-    )
+    payload, selected = tmp / f"payload-{n}.txt", tmp / f"selected-{n}.txt"
+    cell = CELL.format(n=n, view=view, payload=str(payload), selected=str(selected))
+
+    def run(source):
+        page.evaluate(
+            "(src) => { const nb = window.jupyterapp.shell.currentWidget.content;"
+            " nb.activeCellIndex = 0; nb.activeCell.model.sharedModel.setSource(src); }",
+            source,
+        )
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
+
+    # the points and the widget first (the payload's size is written last), then its display
+    run(cell)
+    deadline = time.monotonic() + 600
+    while not payload.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    page.wait_for_timeout(500)
     start = time.time()
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
+    run("w")
     page.wait_for_function(
         "() => document.querySelectorAll('.ee-pane[data-drawn=\"1\"]').length === 2",
         timeout=600_000,
@@ -128,7 +176,20 @@ def measure(page, cdp, n: int, view: str = "segments") -> dict:
     )
     first_draw = max(a for a, _ in at) / 1000 - start
     browser = max(ms for _, ms in at) / 1000
+    try:  # since issue 19: when each pane's spatial index arrived
+        page.wait_for_function(
+            "() => document.querySelectorAll('.ee-pane[data-indexed-at]').length === 2",
+            timeout=120_000,
+        )
+        indexed = max(page.evaluate(
+            "() => [...document.querySelectorAll('.ee-pane')].map(p => Number(p.dataset.indexedAt))"
+        )) / 1000 - start  # fmt: skip
+    except Exception:  # noqa: BLE001 - an older bundle does not say
+        indexed = float("nan")
     page.wait_for_timeout(1500)  # let the spatial index and the second pane settle
+    cdp.send("HeapProfiler.collectGarbage")
+    heap = cdp.send("Runtime.getHeapUsage")["usedSize"]
+    buffers, json_bytes = map(int, payload.read_text().split())
 
     # the cell's source pushes the widget down: bring the pane on screen and check that the
     # drag really starts on its canvas (not on whatever else lies at those coordinates)
@@ -220,7 +281,39 @@ def measure(page, cdp, n: int, view: str = "segments") -> dict:
         except Exception:  # noqa: BLE001 - no point under the cursor there: try another spot
             continue
     lod_note = page.evaluate("() => window.__lodNote || ''")
+
+    # a lasso around the left quarter of the left pane's points (a rectangle, full height, to the
+    # x that a quarter of them lie left of), sent as raw input, until it is in the kernel
+    mouse("mouseMoved", 5, 5, 0)
+    page.locator(".ee-bar button", has_text="lasso").click()
+    page.wait_for_timeout(300)
+    quarter = float(np.quantile(_left_x(n), 0.25))
+    xq = box["x"] + box["width"] / 2 + quarter * box["height"] / 2  # [-1, 1] spans the height
+    top, bottom = box["y"] + 6, box["y"] + box["height"] - 6
+    corners = [(box["x"] + 6, top), (xq, top), (xq, bottom), (box["x"] + 6, bottom)]
+    mouse("mouseMoved", *corners[0], 0)
+    mouse("mousePressed", *corners[0], 1)
+    for a, b in zip(corners, corners[1:] + corners[:1], strict=True):
+        for s in np.linspace(0, 1, 11)[1:]:
+            mouse("mouseMoved", a[0] + s * (b[0] - a[0]), a[1] + s * (b[1] - a[1]), 1)
+            time.sleep(0.012)
+    released = time.time()
+    mouse("mouseReleased", *corners[0], 0)
+    deadline = time.monotonic() + 120
+    while not selected.exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    at, lassoed = selected.read_text().split() if selected.exists() else ("nan", "0")
+    lasso_s = float(at) - released
+    page.keyboard.press("Escape")
+    page.locator(".ee-bar button", has_text="pan").click()
     return {
+        "payload_buffers": buffers,
+        "payload_json": json_bytes,
+        "heap_mb": heap / 1e6,
+        "lasso_s": lasso_s,
+        "indexed_s": indexed,
+        "lassoed": int(lassoed),
+        "raf_gap_ms_max": float(np.max(gaps)) if len(gaps) else float("nan"),
         "n": n,
         "lod_note": lod_note,
         "notch_ms": 1000 * statistics.median(notch),
@@ -278,7 +371,7 @@ def startup(demo: Path, rounds: int = 3) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[70_000, 1_000_000, 2_000_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[70_000, 1_000_000, 4_000_000])
     ap.add_argument(
         "--startup",
         action="store_true",
@@ -319,12 +412,13 @@ def main() -> None:
                 print(f"browser: {version}")
                 cdp = context.new_cdp_session(page)
                 for n in args.sizes:
-                    r = measure(page, cdp, n, args.view)
+                    r = measure(page, cdp, n, args.view, Path(tmp))
                     print(
                         f"{r['n']:>9,} points per pane (2 panes, {args.view}): "
                         f"display -> first draw "
                         f"{r['first_draw_s']:.2f} s (browser render -> first frame "
-                        f"{r['browser_s']:.2f} s); panning {r['pan_redraws_per_s']:.1f} "
+                        f"{r['browser_s']:.2f} s; hover and lasso find points after "
+                        f"{r['indexed_s']:.2f} s); panning {r['pan_redraws_per_s']:.1f} "
                         f"redraws/s ({r['pan_frame_ms_mean']:.0f} ms each; rAF gap median "
                         f"{r['raf_gap_ms_median']:.0f} ms, p95 {r['raf_gap_ms_p95']:.0f} ms); "
                         f"linked hover {r['hover_link_ms']:.0f} ms",
@@ -340,6 +434,15 @@ def main() -> None:
                         f"one wheel step -> all points drawn again {r['notch_ms']:.0f} ms "
                         f"(median of 3); last full frame {r['full_frame_ms'] or '?'} ms; "
                         f"note while moving: {r['lod_note'] or '-'}",
+                        flush=True,
+                    )
+                    print(
+                        f"{'':>9}   longest frame gap while panning {r['raf_gap_ms_max']:.0f} ms; "
+                        f"payload on display {r['payload_buffers'] / 1e6:.2f} MB of buffers + "
+                        f"{r['payload_json'] / 1e6:.2f} MB of JSON "
+                        f"({r['payload_buffers'] / r['n']:.1f} buffer bytes per point); "
+                        f"JS heap after the first draw {r['heap_mb']:.0f} MB; lasso of "
+                        f"{r['lassoed']:,} points -> in the kernel {r['lasso_s']:.2f} s",
                         flush=True,
                     )
         finally:

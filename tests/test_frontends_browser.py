@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import jupyterlab as jl
+from embedexplore.widget import decode_xy
 
 
 def in_browser(test):
@@ -107,7 +108,7 @@ def test_notebook7_draws_links_hover_and_plays(demo_store, context, tmp_path):
             assert other["shown"] and expected in other["text"], (other, expected)
             assert jl.label(page, "left")["point"] == str(i)
             # the point under the mouse is the point the kernel has there (its pixel place)
-            xy = np.frombuffer(bytes(jl.evaluate(kernel, "list(explorer.left_xy)")), "<f4")
+            xy = decode_xy(bytes(jl.evaluate(kernel, "list(explorer.left_xy)"))).T.ravel()
             box = page.locator(".ee-left .ee-canvas-box").bounding_box()
             at = (box["x"] + box["width"] / 2 + float(xy[i]) * box["height"] / 2,
                   box["y"] + box["height"] / 2 - float(xy[n + i]) * box["height"] / 2)  # fmt: skip

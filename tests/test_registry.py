@@ -20,6 +20,7 @@ import embedexplore as ee
 from embedexplore import registry
 from embedexplore.clock import ORIGINAL, Clock
 from embedexplore.models.runner import ModelError
+from embedexplore.widget import decode_xy
 
 DATA = Path(__file__).parent / "data"
 SECONDS = (3.5, 10.2, 0.4, 31.0)  # a short track, one under a segment, one over 30 s
@@ -469,8 +470,8 @@ def test_handcrafted_baselines_extract_and_compare_at_the_original_clock(music, 
                     right={"model": "chroma-stats", "projection": "pca"})  # fmt: skip
     assert x.n_points == len(emb.segments) and x.scale_note == ""
     for side in ("left", "right"):
-        xy = np.frombuffer(getattr(x, f"{side}_xy"), "<f4")
-        assert len(xy) == 2 * x.n_points and np.isfinite(xy).all() and xy.std() > 0
+        xy = decode_xy(getattr(x, f"{side}_xy"))
+        assert len(xy) == x.n_points and np.isfinite(xy).all() and xy.std() > 0
 
 
 @pytest.fixture
@@ -517,8 +518,8 @@ def test_vggish_with_its_weights_extracts_at_its_own_clock(vggish_weights, music
         "vggish: 0.975 s segments every 0.96 s" in x.scale_note
         and "2.992 s windows" in x.scale_note
     )
-    xy = np.frombuffer(x.right_xy, "<f4")
-    assert len(xy) == 2 * x.n_points and np.isfinite(xy).all() and xy.std() > 0
+    xy = decode_xy(x.right_xy)
+    assert len(xy) == x.n_points and np.isfinite(xy).all() and xy.std() > 0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert registry.get("vggish").version == registry.get("vggish").version

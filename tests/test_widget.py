@@ -16,9 +16,17 @@ import traitlets
 
 import embedexplore as ee
 from embedexplore.audio import load
-from embedexplore.widget import SEGMENT_NONE
+from embedexplore.widget import SEGMENT_NONE, decode_xy, encode_xy
 
 SEG = 187 * 256 / 16000
+
+
+def _assert_same_up_to_scale(xy: np.ndarray, direct: np.ndarray) -> None:
+    """``xy`` (a pane's points, normalised and sent as 16-bit coordinates) is ``direct`` moved and
+    scaled alike on both axes, to within the coordinates' half step."""
+    a, b = xy - xy.mean(0), direct - direct.mean(0)
+    scale = np.abs(a).max() / np.abs(b).max()
+    np.testing.assert_allclose(a, b * scale, atol=4e-5)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +50,23 @@ def _u32(b):
     return np.frombuffer(b, "<u4")
 
 
+def test_pane_coordinates_travel_as_16_bit_integers_within_half_a_step():
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(-1, 1, (10_001, 2))
+    xy[:3] = [[-1, 1], [0.95, -0.95], [0, 0]]
+    data = encode_xy(xy)
+    assert len(data) == 4 * len(xy)  # 4 bytes a point, where float32 took 8
+    q = np.frombuffer(data, "<u2")
+    np.testing.assert_array_equal(q[:3], [0, 63897, 32768])  # the x column first
+    np.testing.assert_array_equal(q[len(xy) : len(xy) + 3], [65535, 1638, 32768])
+    back = decode_xy(data)
+    assert back.dtype == np.float32 and back.shape == xy.shape
+    assert np.abs(back - xy).max() <= 1.6e-5  # half a step of 2 / 65535
+    # outside [-1, 1] is clipped to it; no points, no bytes
+    np.testing.assert_array_equal(decode_xy(encode_xy([[3.0, -7.0]])), [[1.0, -1.0]])
+    assert encode_xy(np.zeros((0, 2))) == b"" and decode_xy(b"").shape == (0, 2)
+
+
 def test_traits_hold_every_segment_in_binary_columns(explorer, explorer_parts):
     _, emb = explorer_parts
     n = len(emb.segments)
@@ -49,15 +74,15 @@ def test_traits_hold_every_segment_in_binary_columns(explorer, explorer_parts):
     np.testing.assert_array_equal(_u32(explorer.point_track), emb.segments["track_id"].cat.codes)
     np.testing.assert_array_equal(_u32(explorer.point_segment), emb.segments["segment"])
     for side in ("left", "right"):
-        xy = np.frombuffer(getattr(explorer, f"{side}_xy"), "<f4").reshape(2, n)
-        assert np.abs(xy).max() <= 0.95 + 1e-6 and np.isclose(np.abs(xy).max(), 0.95)
+        xy = decode_xy(getattr(explorer, f"{side}_xy"))
+        assert xy.shape == (n, 2)
+        # 0.95 at the widest, within the 16-bit coordinates' half step
+        assert abs(np.abs(xy).max() - 0.95) <= 1.6e-5
         tags = np.frombuffer(getattr(explorer, f"{side}_tags"), np.uint8).reshape(n, 3)
         assert tags.max() < len(getattr(explorer, f"{side}_tag_names")) == 50
     # the left pane is MusiCNN's PCA: the same as projecting directly, up to the normalisation
     direct = ee.project(emb, "pca", model="musicnn-msd")
-    xy = np.frombuffer(explorer.left_xy, "<f4").reshape(2, n).T
-    ratio = (xy - xy.mean(0)) / (direct - direct.mean(0))
-    assert np.allclose(ratio, ratio[0, 0], rtol=1e-3)
+    _assert_same_up_to_scale(decode_xy(explorer.left_xy), direct)
     assert explorer.left["model"] == "musicnn-msd" and explorer.right["model"] == "vgg-msd"
     assert explorer.embeddings is emb and explorer.scale_note == ""
     assert explorer.segment_seconds == explorer.hop_seconds == SEG
@@ -81,6 +106,11 @@ def test_selection_from_the_browser_and_from_code(explorer, explorer_parts):
     explorer.set_state({"selected": memoryview(np.packbits(mask, bitorder="little").tobytes())})
     np.testing.assert_array_equal(explorer.selection, picked)
     assert len(seen) == 1
+    # the page hears that the kernel has it (it draws all points again then)
+    assert explorer.sent == [({"type": "selected", "points": 4}, [])]
+    explorer.set_state({"selected": 12345})  # refused: no acknowledgement
+    assert len(explorer.sent) == 1
+    np.testing.assert_array_equal(explorer.selection, picked)
     tracks = explorer.selected_tracks
     assert tracks["n_selected"].sum() == 4 and "artist" in tracks
     segments = explorer.selected_segments
@@ -519,10 +549,7 @@ def test_a_model_of_another_clock_shows_both_panes_in_windows(clocks, tiny):
     assert len(seen) == 1 and len(x.selection) == 0 and x.selected == b""  # another set of rows
     np.testing.assert_array_equal(_u32(x.point_segment), windows.segments["segment"])
     # the tiny pane is the PCA of tiny's window means: as projecting them directly
-    xy = np.frombuffer(x.right_xy, "<f4").reshape(2, -1).T
-    direct = ee.project(windows, "pca", model="tiny")
-    ratio = (xy - xy.mean(0)) / (direct - direct.mean(0))
-    assert np.allclose(ratio[np.abs(direct - direct.mean(0)) > 1e-3].std(), 0, atol=1e-3)
+    _assert_same_up_to_scale(decode_xy(x.right_xy), ee.project(windows, "pca", model="tiny"))
     # both panes tiny: its own 1 s segments again, no note
     x.left = {"model": "tiny", "projection": "pca"}
     assert x.n_points == len(emb.segments_of("tiny")) and x.scale_note == ""
@@ -617,7 +644,7 @@ def gate(monkeypatch):
 
 
 def _xy(explorer, side):
-    return np.frombuffer(getattr(explorer, f"{side}_xy"), "<f4").reshape(2, -1).T
+    return decode_xy(getattr(explorer, f"{side}_xy"))
 
 
 def test_the_explorer_returns_before_its_t_sne_and_the_pane_fills_in_later(explorer_parts, gate):
@@ -646,11 +673,9 @@ def test_the_explorer_returns_before_its_t_sne_and_the_pane_fills_in_later(explo
     assert g.ended == [("tsne", "done")]
     assert not x.left_computing and x.left_status == "" and x.left_progress == -1.0
     xy = _xy(x, "left")
-    assert xy.shape == (n, 2) and np.isclose(np.abs(xy).max(), 0.95)
+    assert xy.shape == (n, 2) and abs(np.abs(xy).max() - 0.95) <= 1.6e-5
     # the same points as projecting directly (normalised: see test_traits_hold_...)
-    direct = ee.project(emb, "tsne", model="musicnn-msd")
-    ratio = (xy - xy.mean(0)) / (direct - direct.mean(0))
-    assert np.allclose(ratio, ratio[0, 0], rtol=1e-3)
+    _assert_same_up_to_scale(xy, ee.project(emb, "tsne", model="musicnn-msd"))
     # the pane said how far it was, in steps, before its points came
     shares = [p for text, p in statuses if text.endswith("%")]
     assert len(shares) > 10 and shares == sorted(shares) and shares[-1] == 1.0
@@ -675,9 +700,7 @@ def test_pca_of_many_points_computes_in_the_background_too(explorer_parts, gate,
     x.wait(timeout=60)
     assert g.ended == [("pca", "done")] and x.left_status == ""
     direct = ee.project(emb, "pca", model="musicnn-msd")
-    xy = _xy(x, "left")
-    ratio = (xy - xy.mean(0)) / (direct - direct.mean(0))
-    assert np.allclose(ratio, ratio[0, 0], rtol=1e-3)
+    _assert_same_up_to_scale(_xy(x, "left"), direct)
 
 
 def test_a_newer_choice_supersedes_the_projection_still_running(explorer_parts, gate):
@@ -769,7 +792,7 @@ import embedexplore as ee
 x = ee.Explorer(None, ee.open_store(sys.argv[1]), right={"projection": "pca"})
 print("computing after the constructor:", x.left_computing, flush=True)
 x.wait()
-print("points:", len(np.frombuffer(x.left_xy, "<f4")) // 2, x.n_points)
+print("points:", len(x.left_xy) // 4, x.n_points)
 """
 
 

@@ -88,7 +88,8 @@ def session(browser, demo_store):
 
 def _points(kernel, side: str):
     """The pane's points in normalised coordinates [n, 2] and the segment row of each."""
-    xy = jl.evaluate(kernel, f"__import__('numpy').frombuffer(explorer.{side}_xy, '<f4').tolist()")
+    decode = "__import__('embedexplore.widget').widget.decode_xy"
+    xy = jl.evaluate(kernel, f"{decode}(explorer.{side}_xy).T.ravel().tolist()")
     rows = jl.evaluate(kernel, "explorer._point_rows.tolist()")
     xy = np.asarray(xy, np.float64).reshape(2, -1).T
     return xy, np.asarray(rows, np.int64)

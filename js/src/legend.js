@@ -1,5 +1,6 @@
 // The colour legend (the `legend` and `color_kind` traits) and the point colours it gives the
-// panes. legendColors() and legendView() are pure; drawLegend() builds the DOM from legendView().
+// panes (each point's index into them: points.js colorIndex). legendColors() and legendView() are
+// pure; drawLegend() builds the DOM from legendView().
 import { h } from "./dom.js";
 
 /** "#rrggbb" as regl-scatterplot's [r, g, b, a] in 0..1. */
@@ -56,15 +57,4 @@ export function drawLegend(el, entries, kind) {
       h("span", { class: "ee-key", title: key.title },
         h("span", { class: "ee-swatch", style: `background: ${key.color}` }), key.label)));
   }
-}
-
-/**
- * Each point's index into legendColors(): its `color_codes` entry, plus k where something is
- * `highlighted` (uint8[n]; any other length: nothing is) and the point is not.
- */
-export function colorIndices(codes, highlighted, k, n) {
-  const z = new Float32Array(n);
-  const hl = highlighted.length === n ? highlighted : null;
-  for (let i = 0; i < n; i++) z[i] = codes[i] + (hl && !hl[i] ? k : 0);
-  return z;
 }

@@ -1,8 +1,9 @@
-// Linking the panes: the hovered point (shown in both panes, played after a pause once sound is
-// on) and the selection, which takes ONE path whether it comes from a pane's lasso or from
-// Python (the `selected` trait): applySelection(). No DOM or WebGL of its own: the panes'
-// scatterplots, elements and label placing come in `panes` and `placeLabel`, so the unit tests
-// drive it with fakes.
+// Linking the panes: the hovered point (labelled and marked in both panes, played after a pause
+// once sound is on), the point playing (marked in both), and the selection, which takes ONE path
+// whether it comes from a pane's lasso or from Python (the `selected` trait): applySelection().
+// A hover draws no points: only the panes' labels and overlays change (pane.js showHover). No
+// DOM or WebGL of its own: the panes' scatterplots, elements and hover drawing come in `panes`
+// and `showHover`, so the unit tests drive it with fakes.
 import { SIDES, selectedIndices, selectionTrait } from "./traits.js";
 
 export const HOVER_PLAY_DELAY_MS = 350;
@@ -14,25 +15,38 @@ export const FROM_KERNEL = "kernel";
  * @param {Object} o
  * @param {Object} o.model     the widget model (get, set, save_changes)
  * @param {Object} o.panes     {left, right}: each {sp, pane} (its scatterplot and element)
- * @param {Object} o.state     shared {hovered, hoverTimer, selection, data}
+ * @param {Object} o.state     shared {hovered, hoverSide, playing, hoverTimer, selection, data}
  * @param {Object} o.audio     {unlocked, playSegment(track, segment)}
  * @param {Object} o.root      the widget's element (dataset.hovered, dataset.selected)
  * @param {Object} o.status    the toolbar's status element (textContent)
- * @param {(pane: Object) => void} o.placeLabel  show the hovered point's label in a pane
+ * @param {(pane: Object) => void} o.showHover  show the hovered point's label and marks in a pane
+ * @param {() => void} [o.sent]  a selection made here has left for the kernel
  */
-export function createLinking({ model, panes, state, audio, root, status, placeLabel }) {
+export function createLinking({ model, panes, state, audio, root, status, showHover, sent = () => {} }) {
+  const showAll = () => SIDES.forEach((side) => showHover(panes[side]));
+
+  let played = -1;
+
+  /** Play point `i`'s segment (marked in both panes while the player plays: `playing`). */
   function playPoint(i) {
     const d = state.data;
+    played = i;
     audio.playSegment(d.track[i], d.segment[i]);
   }
 
-  /** A pane's hovered point `i` (-1: none) shown in the other pane, played after a pause. */
+  /** The player plays (`on`: the point last played, or its track played on) or stopped. */
+  function playing(on) {
+    const i = on && played < state.data.n ? played : -1;
+    if (i === state.playing) return;
+    state.playing = i;
+    showAll();
+  }
+
+  /** Point `i` (-1: none) is hovered in the pane `side`: marked in both, played after a pause. */
   function hover(side, i) {
     state.hovered = i;
-    for (const other of SIDES) {
-      if (other !== side) panes[other].sp.hover(i, { preventEvent: true, showReticleOnce: true });
-      placeLabel(panes[other]);
-    }
+    state.hoverSide = side;
+    showAll();
     root.dataset.hovered = String(i);
     clearTimeout(state.hoverTimer);
     if (i >= 0 && audio.unlocked) {
@@ -59,6 +73,7 @@ export function createLinking({ model, panes, state, audio, root, status, placeL
     if (source !== FROM_KERNEL) {
       model.set("selected", selectionTrait(list, state.data.n));
       model.save_changes();
+      sent();
     }
   }
 
@@ -74,5 +89,5 @@ export function createLinking({ model, panes, state, audio, root, status, placeL
     if (!same) applySelection(list, FROM_KERNEL);
   }
 
-  return { hover, playPoint, applySelection, fromPane, fromKernel };
+  return { hover, playPoint, playing, applySelection, fromPane, fromKernel };
 }

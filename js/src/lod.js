@@ -1,22 +1,27 @@
 // Level of detail: while a pane holding more than LOD_MIN_POINTS is panned or zoomed, it draws a
-// fixed subsample of LOD_POINTS (regl-scatterplot's filter) and all points again LOD_SETTLE_MS
-// after the view stops changing. See benchmarks/results/widget_speed-2026-11-26-cpu-lod.log.
+// fixed subsample of LOD_POINTS of its points (and at most LOD_POINTS of its selection) and all
+// points again LOD_SETTLE_MS after the view stops changing. The subsample is drawn from index
+// buffers made once per set of points (regl-scatterplot's setDetail, js/patches.mjs): starting
+// and stopping cost nothing per point, where filter()/unfilter() rebuilt the index of every
+// point and the selection each time (a 600 ms frame at a million points). Whether a pane needs
+// it is decided before its first slow frame: from the time per point of its last full frame.
+// See benchmarks/results/widget_speed-2026-12-05-cpu-before-after.log.
 //
 // A pane here is the object pane.js makes: {sp, pane (its element), note, busy, drawn,
-// lodPoints, frameMs, lodOn, lodIdx, lodTimer, noteText}; `state` is the widget's shared
-// {selection, hovered}. No DOM beyond the pane's own elements' properties.
+// lodPoints, msPerPoint, lodOn, lodHeld, lodAwait, lodIdx, lodSel, lodTimer, indexing, noteText};
+// `state` is the widget's shared {selection}. No DOM beyond the pane's own elements' properties.
 
 export const LOD_MIN_POINTS = 300_000;
 export const LOD_POINTS = 100_000;
 export const LOD_SETTLE_MS = 150;
-// ... and only where drawing all points is slow (software WebGL): filter() and unfilter() cost
-// 50-100 ms each at 2 million points, more than a fast GPU gains from the subsample
+// ... and only where a full frame is predicted slower than this (software WebGL): a GPU draws
+// millions of points in a few ms, and the subsample would only thin its picture
 export const LOD_SLOW_MS = 60;
 
 /**
- * k of the indices 0..n-1, one drawn at random from each of k equal runs: sorted (what
- * regl-scatterplot's filter wants, as a plain Array) and the same for the same n (a fixed seed),
- * so that the picture does not shimmer from one movement to the next.
+ * k of the indices 0..n-1, one drawn at random from each of k equal runs: sorted, and the same
+ * for the same n (a fixed seed), so that the picture does not shimmer from one movement to the
+ * next.
  */
 export function subsample(n, k) {
   let s = 0x2545f491;
@@ -36,16 +41,42 @@ export function subsample(n, k) {
   return out;
 }
 
-/** Whether a pane should draw the subsample once it moves: drawn, large, and slow to draw. */
-export function wantsSubsample(p) {
-  return !(p.busy || !p.drawn || p.lodPoints <= LOD_MIN_POINTS || !(p.frameMs > LOD_SLOW_MS));
+/**
+ * A full frame's predicted time in ms: the time per point of the pane's last full frame times
+ * its points now (0 before any frame: nothing known, nothing predicted).
+ */
+export function predictedFrameMs(p) {
+  return p.msPerPoint * p.lodPoints;
 }
 
-/** The pane's note: the level of detail while moving, else its own note (or ""). */
+/** Whether a pane should draw the subsample once it moves: drawn, large, and slow to draw. */
+export function wantsSubsample(p) {
+  return !(p.busy || !p.drawn || p.lodPoints <= LOD_MIN_POINTS || !(predictedFrameMs(p) > LOD_SLOW_MS));
+}
+
+/**
+ * At most `k` of the `selection` (point indices) to draw while moving: all of it when it is no
+ * larger, else every (length / k)-th.
+ */
+export function selectionSample(selection, k) {
+  if (selection.length <= k) return selection;
+  const out = new Array(k);
+  for (let i = 0; i < k; i++) out[i] = selection[Math.floor((i * selection.length) / k)];
+  return out;
+}
+
+/**
+ * The pane's note: the level of detail while moving or lassoing, or that its spatial index is
+ * being built (large panes, just drawn), else its own note (or "").
+ */
 export function noteText(p) {
   return p.lodOn
-    ? `drawing ${LOD_POINTS.toLocaleString()} of ${p.lodPoints.toLocaleString()} points while moving`
-    : p.noteText;
+    ? `drawing ${LOD_POINTS.toLocaleString()} of ${p.lodPoints.toLocaleString()} points while ` +
+      (p.lodAwait ? "the kernel receives the selection"
+        : p.lodHeld ? "you lasso (the lasso takes them all)" : "moving")
+    : p.indexing
+      ? `finding where ${p.lodPoints.toLocaleString()} points lie, for hover and lasso…`
+      : p.noteText;
 }
 
 export function showNote(p) {
@@ -54,35 +85,41 @@ export function showNote(p) {
   p.note.style.display = text ? "block" : "none";
 }
 
-/** The pane's view is changing: draw the subsample (if it wants one) until it settles. */
-export function startMoving(p, state) {
-  if (!p.lodOn) {
-    if (!wantsSubsample(p)) return;
-    if (p.lodIdx?.n !== p.lodPoints) {
-      p.lodIdx = { n: p.lodPoints, idx: subsample(p.lodPoints, LOD_POINTS) };
-    }
+/**
+ * The pane's view is changing: draw the subsample (if it wants one) until it settles, or with
+ * `hold` (a lasso being drawn: every mouse move redraws the pane) until stopMoving(). What the
+ * lasso selects is found among all points, whatever is drawn.
+ */
+export function startMoving(p, state, { hold = false } = {}) {
+  if (!p.lodOn && !wantsSubsample(p)) return;
+  if (p.lodIdx?.n !== p.lodPoints) {
+    p.lodIdx = { n: p.lodPoints, idx: subsample(p.lodPoints, LOD_POINTS) };
+  }
+  if (p.lodSel?.of !== state.selection) {
+    p.lodSel = { of: state.selection, idx: selectionSample(state.selection, LOD_POINTS) };
+  }
+  // the same arrays as last time: the library keeps their buffers
+  p.sp.setDetail(p.lodIdx.idx, p.lodSel.idx);
+  if (!p.lodOn || hold !== Boolean(p.lodHeld)) {
     p.lodOn = true;
+    p.lodHeld = hold;
     p.pane.dataset.moving = "1"; // read by benchmarks/widget_speed.py
-    // filter() keeps the original indices (hover events stay right) but drops the selected
-    // points outside the subsample: stopMoving() selects them again, without an event
-    p.sp.filter(p.lodIdx.idx, { preventEvent: true });
     showNote(p);
   }
   clearTimeout(p.lodTimer);
-  p.lodTimer = setTimeout(() => stopMoving(p, state), LOD_SETTLE_MS);
+  if (!hold) p.lodTimer = setTimeout(() => stopMoving(p, state), LOD_SETTLE_MS);
 }
 
-/** Draw all points again, with the selection and the hovered point. */
+/** Draw all points again (the selection and the marks are as they were). */
 export function stopMoving(p, state) {
   clearTimeout(p.lodTimer);
   p.lodTimer = 0;
   if (!p.lodOn) return;
   p.lodOn = false;
+  p.lodHeld = false;
+  p.lodAwait = false;
   delete p.pane.dataset.moving;
-  p.sp.unfilter({ preventEvent: true });
-  // copies: select() keeps the array it is given and splices points out of it
-  if (state.selection.length) p.sp.select(state.selection.slice(), { preventEvent: true });
-  if (state.hovered >= 0) p.sp.hover(state.hovered, { preventEvent: true });
+  p.sp.setDetail(null);
   showNote(p);
 }
 
@@ -90,6 +127,8 @@ export function stopMoving(p, state) {
 export function resetDetail(p, points) {
   clearTimeout(p.lodTimer);
   p.lodOn = false;
+  p.lodHeld = false;
+  p.lodAwait = false;
   p.lodPoints = points;
   delete p.pane.dataset.moving;
 }

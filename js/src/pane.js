@@ -1,11 +1,14 @@
 // One scatter pane: its regl-scatterplot (sharing the widget's WebGL renderer), drawing its
-// points from the traits, its hovered point's label, and its status box (the projection's
-// progress, or why it has no points). Linking, level of detail and the menus live in linking.js,
-// lod.js and toolbar.js; this module wires a pane's events to them.
+// points from the traits, its hovered point's label and marks (on an overlay: marks.js), and its
+// status box (the projection's progress, or why it has no points). Linking, level of detail and
+// the menus live in linking.js, lod.js and toolbar.js; this module wires a pane's events to them.
 import createScatterplot from "regl-scatterplot";
 import { h } from "./dom.js";
-import { colorIndices, legendColors } from "./legend.js";
+import { legendColors } from "./legend.js";
 import { resetDetail, showNote, startMoving, stopMoving } from "./lod.js";
+import { drawMarks, marksFor } from "./marks.js";
+import { paneRows } from "./points.js";
+import { buildSpatialIndex, EMPTY_INDEX, WORKER_MIN_POINTS } from "./spatial.js";
 import { paneXY, pointLabel, pointTags } from "./traits.js";
 
 // regl-scatterplot builds a spline per track on the CPU: past this many points the lines cost
@@ -18,13 +21,14 @@ export const MAX_TRAJECTORY_POINTS = 200_000;
  * @property {Object} model
  * @property {Object} renderer     regl-scatterplot's shared renderer
  * @property {{at: number}} clock  when the renderer's current frame began, or the last pane drew
- * @property {Object} state        {hovered, selection, data}
+ * @property {Object} state        {hovered, hoverSide, playing, selection, data}
  * @property {Object} audio        audio.js's player
  * @property {AbortController} listeners  aborted when the widget goes
  * @property {HTMLElement} parent  the row of panes
  * @property {number} t0           when render() began (first-draw times)
  * @property {Object} toolbar      toolbar.js's (mouseMode)
  * @property {Object} linking      linking.js's (hover, fromPane, playPoint)
+ * @property {(p: Object) => void} showHover  show the hovered point's label and marks in a pane
  * @property {() => void} fitRenderer
  * @property {(side: string, keepView: boolean) => void} schedule  draw the pane again soon
  */
@@ -34,6 +38,9 @@ export function createPane(side, ctx) {
   const { model, renderer, clock, state, audio, listeners } = ctx;
   const header = h("div", { class: "ee-pane-header" });
   const canvas = h("canvas", { class: "ee-canvas" });
+  // the marks (hovered, linked, playing point): a 2-D canvas over the points, never hit by the
+  // mouse
+  const overlay = h("canvas", { class: "ee-overlay" });
   const label = h("div", { class: "ee-label" });
   // the pane's status: its projection's progress (centred, with a bar) or why it has no points
   const statusText = h("span", { class: "ee-status-text" });
@@ -42,7 +49,7 @@ export function createPane(side, ctx) {
   const paneStatus = h("div", { class: "ee-pane-status" }, statusText, progress);
   const hint = h("div", { class: "ee-hint" }, "click a point to hear it (browsers keep sound off until you click)");
   const note = h("div", { class: "ee-pane-status ee-pane-note" });
-  const box = h("div", { class: "ee-canvas-box" }, canvas, label, paneStatus, note, hint);
+  const box = h("div", { class: "ee-canvas-box" }, canvas, overlay, label, paneStatus, note, hint);
   const pane = h("div", { class: `ee-pane ee-${side}`, "data-side": side }, header, box);
   ctx.parent.append(pane);
   box.style.height = `${model.get("height")}px`;
@@ -57,7 +64,6 @@ export function createPane(side, ctx) {
     pointOutlineWidth: 1,
     opacityInactiveMax: 0.25,
     backgroundColor: [0.98, 0.98, 0.98, 1],
-    pointColorHover: [0.05, 0.05, 0.05, 1],
     pointColorActive: [0.05, 0.05, 0.05, 1],
     lassoColor: [0.05, 0.35, 0.8, 1],
     pointConnectionOpacity: 0.35,
@@ -65,13 +71,22 @@ export function createPane(side, ctx) {
     deselectOnDblClick: true,
     deselectOnEscape: true,
     aspectRatio: 1,
+    // events delivered at once, not after the next frame: a lasso's selection leaves for the
+    // kernel before the panes redraw (a second or two at 4 million points in software WebGL)
+    syncEvents: true,
   });
-  const p = { side, sp, pane, canvas, box, label, header, status: paneStatus, statusText,
-    progress, progressFill, statusShown: "", computingSince: 0, tick: 0, note, drawn: false,
-    hasPoints: false, noteText: "", frameMs: 0, lodPoints: 0, lodIdx: null, lodOn: false,
-    lodTimer: 0 };
-  sp.subscribe("pointover", (i) => ctx.linking.hover(side, i));
-  sp.subscribe("pointout", () => ctx.linking.hover(side, -1));
+  const p = { side, sp, pane, canvas, overlay, marks: overlay.getContext("2d"), box, label,
+    header, status: paneStatus, statusText, progress, progressFill, statusShown: "",
+    computingSince: 0, tick: 0, note, drawn: false, hasPoints: false, noteText: "", frameMs: 0,
+    msPerPoint: 0, lodPoints: 0, lodIdx: null, lodSel: null, lodOn: false, lodHeld: false, lodAwait: false,
+    lodTimer: 0, marked: false, generation: 0, styleKey: "" };
+  // the point under the mouse, on each move in this pane (-1: none, or the mouse left it): the
+  // library draws nothing for it (js/patches.mjs)
+  sp.subscribe("raycast", (i) => {
+    if (i === state.hovered && (i < 0 || state.hoverSide === side)) return;
+    if (i < 0 && state.hoverSide !== side) return; // the mouse is in the other pane
+    ctx.linking.hover(side, i);
+  });
   sp.subscribe("select", ({ points }) => ctx.linking.fromPane(side, points));
   sp.subscribe("deselect", () => ctx.linking.fromPane(side, []));
   let draws = 0;
@@ -93,14 +108,16 @@ export function createPane(side, ctx) {
     const now = performance.now();
     if (p.lodOn) {
       pane.dataset.lodDraws = String(++lodDraws); // drawn from the subsample
-    } else {
+    } else if (p.drawn) {
       p.frameMs = now - clock.at;
+      // what a frame costs per point here, to predict the next one (lod.js)
+      p.msPerPoint = p.frameMs / Math.max(1, p.lodPoints);
       pane.dataset.frameMs = String(Math.round(p.frameMs)); // read by benchmarks/widget_speed.py
     }
     clock.at = now;
   });
   sp.subscribe("view", () => {
-    placeLabel(p, ctx);
+    ctx.showHover(p);
     if (p.lodOn) startMoving(p, state); // still moving: put off drawing all points
   });
   // Entered from the input events, not from "view": that comes after a frame, which would
@@ -108,9 +125,15 @@ export function createPane(side, ctx) {
   let downAt = null;
   canvas.addEventListener("mousedown", (e) => {
     downAt = [e.clientX, e.clientY];
-    if (ctx.toolbar.mouseMode !== "panZoom" || e.shiftKey) stopMoving(p, state); // a lasso takes every point
+    // a lasso redraws the pane on each mouse move: the subsample until it ends (it selects
+    // among all points)
+    if (e.buttons === 1 && (ctx.toolbar.mouseMode !== "panZoom" || e.shiftKey)) startMoving(p, state, { hold: true });
   }, { signal: listeners.signal });
-  window.addEventListener("mouseup", () => (downAt = null), { signal: listeners.signal });
+  // after the library's own (registered first): the lasso's selection is made by then
+  window.addEventListener("mouseup", () => {
+    downAt = null;
+    if (p.lodHeld && !p.lodAwait) stopMoving(p, state);
+  }, { signal: listeners.signal });
   // on window: a drag that leaves the canvas still pans
   window.addEventListener("mousemove", (e) => {
     if (!downAt || !(e.buttons & 1) || ctx.toolbar.mouseMode !== "panZoom" || e.shiftKey) return;
@@ -124,6 +147,10 @@ export function createPane(side, ctx) {
     if (r.width > 0 && r.height > 0) {
       sp.set({ width: r.width, height: r.height });
       ctx.fitRenderer();
+      const scale = window.devicePixelRatio || 1;
+      overlay.width = Math.round(r.width * scale);
+      overlay.height = Math.round(r.height * scale);
+      ctx.showHover(p);
     }
   }).observe(box);
   canvas.addEventListener("click", () => {
@@ -149,27 +176,23 @@ export function drawPane(p, ctx, { keepView = true } = {}) {
     return; // else a column of the previous points, the new one on its way
   }
   const { k, list } = legendColors(model.get("legend") || []);
-  const z = colorIndices(d.codes, d.highlighted, k, d.n);
-  const w = d.weight.length === d.n ? d.weight : new Float32Array(d.n);
-  const points = { x: xy.subarray(0, d.n), y: xy.subarray(d.n), z, w };
+  const rows = paneRows({ xy, n: d.n, codes: d.codes, highlighted: d.highlighted, k, weight: d.weight });
   const tooMany = model.get("view") === "trajectories" && d.n > MAX_TRAJECTORY_POINTS;
   p.noteText = tooMany
     ? `trajectories are drawn up to ${MAX_TRAJECTORY_POINTS.toLocaleString()} points: ` +
       "show fewer (every k-th segment, or some artists)"
     : "";
   const trajectories = model.get("view") === "trajectories" && !tooMany;
-  // draw() below resets the filter; with lines, filter() would rebuild every spline
+  // draw() below resets the level of detail; with lines it is off (a subsample would cut them)
   resetDetail(p, trajectories ? 0 : d.n);
   showNote(p);
-  let data = points;
-  if (trajectories) {
-    // rows built here: regl-scatterplot 1.16 maps typed x columns with x.map() when lines are
-    // given, which yields a Float32Array of NaN instead of rows (every point vanished)
-    const { x, y } = points;
-    data = Array.from({ length: d.n }, (_, i) => [x[i], y[i], z[i], w[i], d.track[i], d.segment[i]]);
-  }
+  // rows as Arrays with the lines' track and order: regl-scatterplot builds its splines from
+  // them (up to MAX_TRAJECTORY_POINTS)
+  const data = trajectories
+    ? Array.from({ length: d.n }, (_, i) => [...rows[i], d.track[i], d.segment[i]])
+    : rows;
   const averages = model.get("view") === "averages";
-  p.sp.set({
+  const style = {
     colorBy: "valueA",
     pointColor: list,
     sizeBy: averages ? "valueB" : null,
@@ -177,20 +200,64 @@ export function drawPane(p, ctx, { keepView = true } = {}) {
     showPointConnections: trajectories,
     pointConnectionColorBy: trajectories ? "valueA" : null,
     pointConnectionColor: trajectories ? list : [0.66, 0.66, 0.66, 0.2],
-  });
-  const view = keepView ? p.sp.get("cameraView") : null;
+  };
   p.busy = true;
   p.hasPoints = true;
-  p.sp
-    .draw(data, { zDataType: "categorical", wDataType: "continuous",
-      select: state.selection.length ? state.selection : undefined })
-    .then(() => {
-      if (view) p.sp.set({ cameraView: view });
-    })
+  const generation = ++p.generation;
+  const current = () => generation === p.generation && p.hasPoints;
+  // the spatial index starts at once, off the main thread for large panes; the points are drawn
+  // meanwhile with an empty one (nothing under the mouse or in a lasso for that second or two:
+  // the pane's note says so), which the real one replaces once both are done
+  const index = trajectories ? null : buildSpatialIndex(xy, d.n);
+  p.indexing = Boolean(index) && d.n >= WORKER_MIN_POINTS; // small panes: at once
+  showNote(p);
+  // the style only where it changed: set() redraws the pane one frame later, which after the
+  // draw below would be a second full frame (2 s at 4 million points in software WebGL), so a
+  // large pane waits for that frame before drawing its points; a small one draws at once
+  const styleKey = JSON.stringify(style);
+  let styled = Promise.resolve();
+  if (styleKey !== p.styleKey) {
+    const set = p.sp.set(style);
+    p.styleKey = styleKey;
+    if (d.n >= WORKER_MIN_POINTS) styled = set;
+  }
+  const drawn = styled.then(() => {
+    if (!current()) return false; // cleared or redrawn meanwhile
+    const view = keepView ? p.sp.get("cameraView") : null;
+    return p.sp
+      .draw(data, { zDataType: "categorical", wDataType: "continuous",
+        spatialIndex: trajectories ? undefined : EMPTY_INDEX,
+        select: state.selection.length ? state.selection : undefined })
+      .then(() => {
+        const now = p.sp.get("cameraView");
+        if (view && view.some((v, j) => v !== now[j])) p.sp.view(view, { preventEvent: true });
+        ctx.showHover(p);
+        return true;
+      });
+  });
+  drawn
     .catch((e) => console.error("embedexplore:", e))
     .finally(() => {
       p.busy = false;
     });
+  if (index) {
+    Promise.all([drawn, index])
+      .then(([ok, buffer]) => {
+        if (!ok || !current()) return;
+        p.sp.setSpatialIndex(buffer);
+        p.indexing = false;
+        p.pane.dataset.indexed = "1"; // hover and lasso find points (read by the browser tests)
+        p.pane.dataset.indexedAt ||= String(Date.now()); // read by benchmarks/widget_speed.py
+        showNote(p);
+      })
+      .catch((e) => {
+        console.error("embedexplore:", e);
+        if (!current()) return;
+        p.indexing = false;
+        p.noteText = "hover and lasso are off in this pane: its points could not be indexed (see the browser's console)";
+        showNote(p);
+      });
+  }
 }
 
 /** Remove the pane's points (its projection computes, or failed). */
@@ -198,8 +265,12 @@ export function clearPane(p) {
   if (!p.hasPoints) return;
   p.hasPoints = false;
   p.drawn = false;
+  p.generation++;
+  p.indexing = false;
   delete p.pane.dataset.drawn;
+  delete p.pane.dataset.indexed;
   p.label.style.display = "none";
+  clearMarks(p);
   resetDetail(p, 0);
   p.noteText = "";
   showNote(p);
@@ -210,6 +281,12 @@ export function clearPane(p) {
     .finally(() => {
       p.busy = false;
     });
+}
+
+/** Show the hovered point's label and the marks (hovered, linked, playing) in the pane. */
+export function showHover(p, ctx) {
+  placeLabel(p, ctx);
+  placeMarks(p, ctx.state);
 }
 
 /** Show the hovered point's label beside it in the pane (or hide it). */
@@ -233,6 +310,26 @@ export function placeLabel(p, ctx) {
   p.label.style.left = `${left}px`;
   p.label.style.top = `${top}px`;
   p.label.dataset.point = String(i);
+}
+
+/** Draw the pane's marks on its overlay from `state` (hovered, hoverSide, playing). */
+export function placeMarks(p, state) {
+  const marks = p.drawn
+    ? marksFor({ side: p.side, hovered: state.hovered, hoverSide: state.hoverSide,
+      playing: state.playing, position: (i) => p.sp.getScreenPosition(i) })
+    : [];
+  if (!marks.length && !p.marked) return; // nothing shown, nothing to show
+  const scale = p.overlay.width / Math.max(1, p.overlay.clientWidth || p.overlay.width);
+  drawMarks(p.marks, marks, { width: p.overlay.width / scale, height: p.overlay.height / scale, scale });
+  p.marked = marks.length > 0;
+  p.overlay.dataset.marks = marks.map((m) => m.kind).join(" "); // read by the browser tests
+}
+
+function clearMarks(p) {
+  if (!p.marked) return;
+  drawMarks(p.marks, [], { width: p.overlay.width, height: p.overlay.height });
+  p.marked = false;
+  p.overlay.dataset.marks = "";
 }
 
 /** The pane's status box from `<side>_status`, `_computing` and `_progress`. */

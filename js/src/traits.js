@@ -15,7 +15,7 @@ import { spanText } from "./scale.js";
  * @property {number} segment_seconds  a row's length (0: whole tracks)
  * @property {number} hop_seconds      from one row's start to the next
  * @property {string} scale_note       why the panes show windows, or ""
- * @property {DataView} left_xy       float32[2n]: x then y (same for right_xy)
+ * @property {DataView} left_xy       uint16[2n]: x then y, q for q / XY_SCALE - 1 (same for right_xy)
  * @property {DataView} left_tags     uint8[3n] (same for right_tags)
  * @property {string[]} left_tag_names
  * @property {string} left_title
@@ -43,6 +43,12 @@ import { spanText } from "./scale.js";
 export const SEGMENT_NONE = 0xffffffff;
 /** The panes, as the traits name them (`left_xy`, `right_xy`, ...). */
 export const SIDES = ["left", "right"];
+/**
+ * `<side>_xy` holds each coordinate in [-1, 1] as q = round((v + 1) * XY_SCALE), a uint16
+ * (src/embedexplore/widget.py's encode_xy): v = q / XY_SCALE - 1, within 1.6e-5 of the
+ * kernel's value, a 30th of a pixel on a pane 4,000 pixels wide.
+ */
+export const XY_SCALE = 32767.5;
 
 /**
  * A typed array of `Type` over the DataView `dv`, at most `count` items and never past the
@@ -88,9 +94,12 @@ export function readPoints(model) {
   };
 }
 
-/** A pane's `<side>_xy`: float32[2n], x then y (shorter while a new column is on its way). */
+/**
+ * A pane's `<side>_xy`: uint16[2n], x then y (shorter while a new column is on its way), as it
+ * arrived: points.js and spatial_index.js decode each coordinate where they read it.
+ */
 export function paneXY(model, side, n) {
-  return typed(Float32Array, model.get(`${side}_xy`), 2 * n);
+  return typed(Uint16Array, model.get(`${side}_xy`), 2 * n);
 }
 
 /** The point indices of the `selected` trait, of the first `n` points. */

@@ -15,10 +15,14 @@ import { createAudio } from "./audio.js";
 import { h } from "./dom.js";
 import { drawLegend } from "./legend.js";
 import { createLinking } from "./linking.js";
-import { createPane, drawPane, placeLabel, showStatus } from "./pane.js";
+import { showNote, startMoving, stopMoving } from "./lod.js";
+import { createPane, drawPane, showHover, showStatus } from "./pane.js";
 import { createToolbar } from "./toolbar.js";
 import { readPoints, selectedIndices, SIDES } from "./traits.js";
 import "./widget.css";
+
+/** How long panes wait for the kernel to receive a selection before drawing all points. */
+const SELECTION_WAIT_MS = 3000;
 
 function render({ model, el }) {
   const t0 = performance.now();
@@ -51,7 +55,7 @@ function render({ model, el }) {
     renderer.refresh();
     for (const p of Object.values(panes)) p.sp.redraw();
   }
-  const state = { hovered: -1, hoverTimer: 0, selection: [], data: null };
+  const state = { hovered: -1, hoverSide: "", playing: -1, hoverTimer: 0, selection: [], data: null };
   const readData = () => (state.data = readPoints(model));
 
   const toolbar = createToolbar({ model, panes, audio });
@@ -59,9 +63,35 @@ function render({ model, el }) {
   const panesRow = h("div", { class: "ee-panes" });
   const legend = h("div", { class: "ee-legend" });
   const ctx = { model, renderer, clock, state, audio, listeners, parent: panesRow, t0, toolbar,
-    fitRenderer, schedule, linking: null };
+    fitRenderer, schedule, linking: null, showHover: (p) => showHover(p, ctx) };
+  // A selection made here, in panes slow to draw (millions of points in software WebGL): both
+  // show it from their subsample until the kernel says it has it ({type: "selected"}), or
+  // SELECTION_WAIT_MS pass (a kernel busy with a cell), and draw all points then. Two full
+  // frames at once took the CPU the kernel needed to receive it: 5 s at 4 million points.
+  let awaitTimer = 0;
+  function awaitKernel() {
+    let held = false;
+    for (const side of SIDES) {
+      const p = panes[side];
+      startMoving(p, state, { hold: true });
+      if (p.lodOn) held = p.lodAwait = true;
+      if (p.lodOn) showNote(p);
+    }
+    clearTimeout(awaitTimer);
+    if (held) awaitTimer = setTimeout(received, SELECTION_WAIT_MS);
+  }
+  function received() {
+    clearTimeout(awaitTimer);
+    for (const side of SIDES) if (panes[side].lodAwait) stopMoving(panes[side], state);
+  }
+  model.on("msg:custom", (msg) => {
+    if (msg && msg.type === "selected") received();
+  });
   ctx.linking = createLinking({ model, panes, state, audio, root, status: toolbar.status,
-    placeLabel: (p) => placeLabel(p, ctx) });
+    showHover: ctx.showHover, sent: awaitKernel });
+  // the point playing is marked while the player plays (a pause, or the clip's end, unmarks it)
+  audio.player.addEventListener("playing", () => ctx.linking.playing(true), { signal: listeners.signal });
+  audio.player.addEventListener("pause", () => ctx.linking.playing(false), { signal: listeners.signal });
 
   // a pane's redraw waits for the next task: the traits of one change arrive one by one
   const dirty = {};
@@ -107,6 +137,7 @@ function render({ model, el }) {
   const onPoints = () => {
     readData();
     state.hovered = -1;
+    state.playing = -1;
     state.selection = selectedIndices(model, state.data.n);
     for (const side of SIDES) schedule(side, false);
   };
@@ -143,6 +174,7 @@ function render({ model, el }) {
   return () => {
     listeners.abort();
     stopFrameClock();
+    clearTimeout(awaitTimer);
     for (const side of SIDES) {
       clearTimeout(panes[side].lodTimer);
       clearInterval(panes[side].tick);

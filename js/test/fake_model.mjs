@@ -8,6 +8,17 @@ export function traitBytes(array) {
   return new DataView(bytes.buffer);
 }
 
+/** `<side>_xy` for points [[x, y], ...] in [-1, 1], as src/embedexplore/widget.py's encode_xy. */
+export function encodeXY(points) {
+  const n = points.length;
+  const q = new Uint16Array(2 * n);
+  points.forEach(([x, y], i) => {
+    q[i] = Math.round((x + 1) * 32767.5);
+    q[n + i] = Math.round((y + 1) * 32767.5);
+  });
+  return q;
+}
+
 export function fakeModel(traits = {}) {
   const values = new Map(Object.entries(traits));
   const listeners = new Map();
@@ -57,7 +68,7 @@ export function fakeModel(traits = {}) {
   return model;
 }
 
-/** A fake regl-scatterplot: records select/deselect/hover/filter/unfilter calls. */
+/** A fake regl-scatterplot: records its calls (select, deselect, hover, setDetail, ...). */
 export function fakeScatterplot() {
   const calls = [];
   const record = (name) => (...args) => calls.push([name, ...args]);
@@ -68,5 +79,24 @@ export function fakeScatterplot() {
     hover: record("hover"),
     filter: record("filter"),
     unfilter: record("unfilter"),
+    redraw: record("redraw"),
+    draw: record("draw"),
+    setDetail: record("setDetail"),
   };
+}
+
+/** A fake 2-D canvas context: records each drawing call and property set, in order. */
+export function fakeContext2d() {
+  const calls = [];
+  const target = { calls };
+  return new Proxy(target, {
+    get(t, key) {
+      if (key in t) return t[key];
+      return (...args) => calls.push([key, ...args]);
+    },
+    set(t, key, value) {
+      calls.push([`${String(key)}=`, value]);
+      return true;
+    },
+  });
 }

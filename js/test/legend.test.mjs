@@ -1,7 +1,7 @@
 // Unit tests of js/src/legend.js: the points' colours and what the legend shows.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { colorIndices, DIM_ALPHA, legendColors, legendView, NO_LEGEND_COLOR, rgba } from "../src/legend.js";
+import { DIM_ALPHA, legendColors, legendView, NO_LEGEND_COLOR, rgba } from "../src/legend.js";
 
 test("rgba() turns #rrggbb into 0..1 channels", () => {
   assert.deepEqual(rgba("#ff8000", 1), [1, 128 / 255, 0, 1]);
@@ -13,14 +13,6 @@ test("the colour list: the legend's colours, then the same dimmed", () => {
   assert.equal(k, 2);
   assert.deepEqual(list, [[1, 0, 0, 1], [0, 0, 1, 1], [1, 0, 0, DIM_ALPHA], [0, 0, 1, DIM_ALPHA]]);
   assert.deepEqual(legendColors([]), { k: 0, list: [NO_LEGEND_COLOR] });
-});
-
-test("a point's colour: its code, dimmed (+k) where others are highlighted", () => {
-  const codes = new Uint16Array([0, 1, 2, 1]);
-  assert.deepEqual(Array.from(colorIndices(codes, new Uint8Array(0), 3, 4)), [0, 1, 2, 1]);
-  assert.deepEqual(Array.from(colorIndices(codes, new Uint8Array([1, 0, 0, 1]), 3, 4)), [0, 4, 5, 1]);
-  // a highlight column of another length (the old points) highlights nothing
-  assert.deepEqual(Array.from(colorIndices(codes, new Uint8Array([1, 0]), 3, 4)), [0, 1, 2, 1]);
 });
 
 test("a categorical legend: one key per entry, with its count", () => {

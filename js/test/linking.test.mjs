@@ -14,7 +14,7 @@ function setup({ n = 20, unlocked = false } = {}) {
     right: { side: "right", sp: fakeScatterplot(), pane: { dataset: {} } },
   };
   const state = {
-    hovered: -1, hoverTimer: 0, selection: [],
+    hovered: -1, hoverSide: "", playing: -1, hoverTimer: 0, selection: [],
     data: { n, track: new Uint32Array(n).map((_, i) => i % 3), segment: new Uint32Array(n).fill(SEGMENT_NONE) },
   };
   const played = [];
@@ -22,10 +22,12 @@ function setup({ n = 20, unlocked = false } = {}) {
   const root = { dataset: {} };
   const status = { textContent: "" };
   const labelled = [];
+  const sent = [];
   const linking = createLinking({ model, panes, state, audio, root, status,
-    placeLabel: (p) => labelled.push([p.side, state.hovered]) });
+    showHover: (p) => labelled.push([p.side, state.hovered, state.hoverSide, state.playing]),
+    sent: () => sent.push(model.callsOf("save_changes").length) });
   model.on("change:selected", linking.fromKernel);
-  return { model, panes, state, audio, root, status, labelled, played, linking };
+  return { model, panes, state, audio, root, status, labelled, played, linking, sent };
 }
 
 const sentBits = (model) => model.callsOf("set").filter((c) => c[1] === "selected").map((c) => Array.from(new Uint8Array(c[2].buffer, c[2].byteOffset, c[2].byteLength)));
@@ -47,6 +49,14 @@ test("lasso -> the other pane, the counts and the selected trait", () => {
   assert.deepEqual(sentBits(model), [[0b100, 0b10, 0b10]]); // 3 bytes for 20 points
   assert.deepEqual(Array.from(bitsOf([2, 9, 17], 20)), [0b100, 0b10, 0b10]);
   assert.equal(model.callsOf("save_changes").length, 1);
+});
+
+test("a selection made here is announced once it has left for the kernel; Python's is not", () => {
+  const { model, linking, sent } = setup({ n: 20 });
+  linking.fromPane("left", [1, 2]);
+  assert.deepEqual(sent, [1]); // after save_changes
+  model.fromKernel("selected", traitBytes(bitsOf([4], 20)));
+  assert.deepEqual(sent, [1]);
 });
 
 test("a deselect in a pane clears the other and sends no bytes", () => {
@@ -91,18 +101,36 @@ test("a lasso's bits come back from Python as the same points", () => {
   assert.equal(panes.left.sp.calls.length + panes.right.sp.calls.length, before);
 });
 
-test("hover: the other pane shows the point, both panes place its label", () => {
+test("hover: both panes show the point's label and marks, and no points are drawn again", () => {
   const { panes, state, root, labelled, played, linking } = setup();
   linking.hover("left", 7);
   assert.equal(state.hovered, 7);
-  assert.deepEqual(panes.right.sp.calls, [["hover", 7, { preventEvent: true, showReticleOnce: true }]]);
+  assert.equal(state.hoverSide, "left");
+  // nothing asked of either scatterplot: a hover redraws no points
+  assert.deepEqual(panes.right.sp.calls, []);
   assert.deepEqual(panes.left.sp.calls, []);
-  assert.deepEqual(labelled, [["left", 7], ["right", 7]]);
+  assert.deepEqual(labelled, [["left", 7, "left", -1], ["right", 7, "left", -1]]);
   assert.equal(root.dataset.hovered, "7");
   linking.hover("right", -1);
-  assert.deepEqual(panes.left.sp.calls, [["hover", -1, { preventEvent: true, showReticleOnce: true }]]);
+  assert.deepEqual(labelled.slice(2), [["left", -1, "right", -1], ["right", -1, "right", -1]]);
+  assert.deepEqual(panes.left.sp.calls, []);
   assert.equal(root.dataset.hovered, "-1");
   assert.deepEqual(played, []); // sound is off
+});
+
+test("the point playing is marked in both panes while the player plays", () => {
+  const { state, labelled, played, linking } = setup({ n: 20 });
+  linking.playPoint(8);
+  assert.deepEqual(played, [[8 % 3, SEGMENT_NONE]]);
+  assert.equal(state.playing, -1); // not yet: the clip is on its way
+  linking.playing(true);
+  assert.equal(state.playing, 8);
+  assert.deepEqual(labelled.map((l) => [l[0], l[3]]), [["left", 8], ["right", 8]]);
+  linking.playing(true); // playing on: no change, nothing redrawn
+  assert.equal(labelled.length, 2);
+  linking.playing(false);
+  assert.equal(state.playing, -1);
+  assert.equal(labelled.length, 4);
 });
 
 test("hover plays the point after a pause once sound is on, unless the pointer moved on", async () => {

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  LOD_MIN_POINTS, LOD_POINTS, LOD_SLOW_MS, noteText, startMoving, stopMoving, subsample, wantsSubsample,
+  LOD_MIN_POINTS, LOD_POINTS, LOD_SLOW_MS, noteText, predictedFrameMs, selectionSample, startMoving,
+  stopMoving, subsample, wantsSubsample,
 } from "../src/lod.js";
 import { fakeScatterplot } from "./fake_model.mjs";
 
@@ -23,47 +24,64 @@ test("the subsample: k sorted indices, one from each of k equal runs, the same e
 });
 
 function pane(over = {}) {
+  const lodPoints = over.lodPoints ?? 2 * LOD_MIN_POINTS;
   return { sp: fakeScatterplot(), pane: { dataset: {} }, note: { textContent: "", style: {} },
-    busy: false, drawn: true, lodPoints: 2 * LOD_MIN_POINTS, frameMs: 2 * LOD_SLOW_MS,
-    lodOn: false, lodIdx: null, lodTimer: 0, noteText: "", ...over };
+    busy: false, drawn: true, lodPoints, msPerPoint: (2 * LOD_SLOW_MS) / lodPoints,
+    lodOn: false, lodIdx: null, lodSel: null, lodTimer: 0, noteText: "", ...over };
 }
 
-test("only a drawn, large pane that draws slowly takes the subsample", () => {
+test("only a drawn, large pane whose next full frame would be slow takes the subsample", () => {
   assert.equal(wantsSubsample(pane()), true);
   assert.equal(wantsSubsample(pane({ lodPoints: LOD_MIN_POINTS })), false);
-  assert.equal(wantsSubsample(pane({ frameMs: LOD_SLOW_MS })), false); // a fast GPU
-  assert.equal(wantsSubsample(pane({ frameMs: NaN })), false); // not timed yet
+  assert.equal(wantsSubsample(pane({ msPerPoint: LOD_SLOW_MS / (2 * LOD_MIN_POINTS) })), false); // a fast GPU
+  assert.equal(wantsSubsample(pane({ msPerPoint: 0 })), false); // not timed yet
   assert.equal(wantsSubsample(pane({ busy: true })), false);
   assert.equal(wantsSubsample(pane({ drawn: false })), false);
+  // predicted, not measured: a pane timed at 400,000 points and now holding 4 million takes the
+  // subsample before its first slow frame
+  const grown = pane({ lodPoints: 4_000_000, msPerPoint: 40 / 400_000 });
+  assert.equal(Math.round(predictedFrameMs(grown)), 400);
+  assert.equal(wantsSubsample(grown), true);
 });
 
-test("moving filters to the subsample; settling draws all points with the selection again", () => {
+test("the selection drawn while moving: all of a small one, an even sample of a large one", () => {
+  const small = [4, 8, 15];
+  assert.equal(selectionSample(small, 10), small);
+  const large = Array.from({ length: 1000 }, (_, i) => 3 * i);
+  const s = selectionSample(large, 100);
+  assert.equal(s.length, 100);
+  assert.deepEqual(s.slice(0, 3), [0, 30, 60]);
+  assert.ok(s.every((v) => large.includes(v)));
+});
+
+test("moving draws the subsample from buffers made once; settling draws all points again", () => {
   const p = pane();
   const state = { selection: [1, 5], hovered: 3 };
   startMoving(p, state);
   assert.equal(p.lodOn, true);
   assert.equal(p.pane.dataset.moving, "1");
-  const [[kind, idx, opts]] = p.sp.calls;
-  assert.equal(kind, "filter");
+  const [[kind, idx, sel]] = p.sp.calls;
+  assert.equal(kind, "setDetail");
   assert.deepEqual(idx, subsample(p.lodPoints, LOD_POINTS));
-  assert.deepEqual(opts, { preventEvent: true });
+  assert.equal(sel, state.selection); // small: the selection itself
   assert.equal(noteText(p), `drawing ${LOD_POINTS.toLocaleString()} of ${p.lodPoints.toLocaleString()} points while moving`);
   assert.equal(p.note.style.display, "block");
-  startMoving(p, state); // still moving: no second filter
-  assert.equal(p.sp.calls.length, 1);
+  startMoving(p, state); // still moving: the same arrays again (the library keeps their buffers)
+  assert.equal(p.sp.calls[1][1], idx);
+  assert.equal(p.sp.calls[1][2], sel);
+  state.selection = [2]; // a new selection while moving: its own array
+  startMoving(p, state);
+  assert.deepEqual(p.sp.calls[2][2], [2]);
   stopMoving(p, state);
   assert.equal(p.lodOn, false);
   assert.equal(p.pane.dataset.moving, undefined);
-  assert.deepEqual(p.sp.calls.slice(1), [
-    ["unfilter", { preventEvent: true }],
-    ["select", [1, 5], { preventEvent: true }],
-    ["hover", 3, { preventEvent: true }],
-  ]);
-  assert.notEqual(p.sp.calls[2][1], state.selection); // a copy
+  // nothing selected again, nothing hovered again: those were never taken away
+  assert.deepEqual(p.sp.calls.slice(3), [["setDetail", null]]);
   assert.equal(p.note.style.display, "none");
+  clearTimeout(p.lodTimer);
 });
 
-test("a small pane never filters", () => {
+test("a small pane never takes the subsample", () => {
   const p = pane({ lodPoints: 1000 });
   startMoving(p, { selection: [], hovered: -1 });
   stopMoving(p, { selection: [], hovered: -1 });

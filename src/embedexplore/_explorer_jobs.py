@@ -40,6 +40,8 @@ from concurrent.futures import CancelledError
 
 import numpy as np
 
+from .widget import encode_xy
+
 # the records of the Explorer come from its logger, wherever they are written
 logger = logging.getLogger("embedexplore.explorer")
 
@@ -132,7 +134,7 @@ class Projections:
     def finish(self, side: str, generation: int, xy: np.ndarray | None, error: str = "") -> bool:
         """Show the pane's points ``[n, 2]`` (normalised to [-0.95, 0.95]) or ``error``; False
         (and nothing shown) if ``generation`` is not the pane's newest."""
-        data = b"" if xy is None else np.ascontiguousarray(xy.T, "<f4").tobytes()
+        data = b"" if xy is None else encode_xy(xy)
         with self.lock:
             if generation != self.generation[side]:
                 return False
