@@ -2,7 +2,9 @@
 panes (also while the kernel is busy), a lasso selects exactly the points inside it (checked in the
 kernel against a point-in-polygon test done here), a click plays the segment; a registered model of
 another clock in the menus, the windows both panes then show, the time-scale menu; each pane's
-progress while its t-SNE computes in the background, then its points.
+progress while its t-SNE computes in the background, then its points; and panes of 600,000
+points: the subsample drawn while panning (with its note), the still picture drawn again over
+several frames as it was, a lasso found exactly through the index built in a Web Worker.
 
 One JupyterLab and one browser serve the whole module: one page for the demo collection, another
 for the store of two clocks. The tests run in file order and each leaves its page as it found it
@@ -211,10 +213,23 @@ def _settled(page, draws_before: int) -> None:
     )
 
 
+def _marks(page, side: str) -> str:
+    """What the pane's overlay marks: "hover", "linked", "playing", space-separated."""
+    return page.evaluate(
+        "(side) => document.querySelector(`.ee-${side} .ee-overlay`).dataset.marks || ''", side
+    )
+
+
 def test_hover_shows_the_label_on_both_panes(session):
     _, page, kernel, _ = session
     i, at = _target(page, kernel, "left")
+    draws = {side: _draws(page, side) for side in ("left", "right")}
     _hover(page, i, at)
+    # the hovered point is marked in its pane, the same point marked in the other, on the panes'
+    # overlays: no point was drawn again for it
+    assert (_marks(page, "left"), _marks(page, "right")) == ("hover", "linked")
+    page.wait_for_timeout(300)
+    assert {side: _draws(page, side) for side in ("left", "right")} == draws
     expected = jl.evaluate(kernel, f"explorer.track_labels[int(explorer._point_tracks[{i}])]")
     for side in ("left", "right"):
         label = _label(page, side)
@@ -232,6 +247,7 @@ def test_hover_shows_the_label_on_both_panes(session):
     page.locator(".ee-root").screenshot(path=str(jl.screenshot_dir() / "explorer.png"))
     _unhover(page)
     assert not _label(page, "right")["shown"]
+    assert (_marks(page, "left"), _marks(page, "right")) == ("", "")
 
 
 def test_linking_works_while_the_kernel_is_busy(session):
@@ -536,3 +552,188 @@ def test_each_pane_shows_its_progress_first_and_its_points_later(browser, demo_s
         assert not errors, errors
     finally:
         page.close()
+
+
+# -- collection scale: the level of detail, a still picture in chunks, the worker's index (issue
+# 19) ------------------------------------------------------------------------------------------
+
+LARGE = 600_000
+
+# 600,000 points per pane in 40 clusters (a track of 60 segments stays in its cluster), made in the
+# kernel: large enough that software WebGL takes the level of detail and draws a still picture
+# over several frames, small enough for CI. The left pane is the right one mirrored.
+_LARGE_CELL = f"""
+import numpy as np
+from embedexplore.widget import ExplorerWidget, encode_xy, decode_xy
+N = {LARGE}
+rng = np.random.default_rng(3)
+centres = rng.uniform(-0.7, 0.7, size=(40, 2))
+label = np.repeat(rng.integers(0, 40, N // 60 + 1), 60)[:N]
+xy = np.clip(centres[label] + rng.normal(size=(N, 2)) * 0.06, -0.98, 0.98)
+track = (np.arange(N) // 60).astype("<u4")
+w = ExplorerWidget(
+    n_points=N, point_track=track.tobytes(),
+    point_segment=(np.arange(N) % 60).astype("<u4").tobytes(),
+    track_labels=[f"Artist {{i % 50}} - Track {{i}}" for i in range(int(track[-1]) + 1)],
+    left_xy=encode_xy(xy * [-1, 1]), right_xy=encode_xy(xy),
+    color_codes=(label % 10).astype("<u2").tobytes(),
+    legend=[{{"label": f"cluster {{i}}", "color": c}} for i, c in enumerate(
+        ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+         "#9c755f", "#8cd17d"])],
+    left={{"model": "musicnn-msd", "layer": "embeddings", "projection": "pca"}},
+    right={{"model": "vgg-msd", "layer": "embeddings", "projection": "pca"}},
+    height=440,
+)
+"""
+
+# Each change of the left pane's level of detail, still picture and note, recorded by the page as
+# it happens, with the coloured pixels of its canvas at that moment (the frame just drawn).
+_LOD_RECORDER = """() => {
+  window.eeLod = [];
+  const coloured = (c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let k = 0;
+    for (let i = 0; i < d.length; i += 4)
+      if (Math.abs(d[i] - d[i + 2]) > 40 || Math.abs(d[i + 1] - d[i + 2]) > 40) k++;
+    return k;
+  };
+  const watch = () => {
+    const pane = document.querySelector('.ee-left');
+    if (!pane) return setTimeout(watch, 100);
+    const canvas = pane.querySelector('.ee-canvas');
+    const note = pane.querySelector('.ee-pane-note');
+    new MutationObserver(() => {
+      const d = pane.dataset;
+      window.eeLod.push({moving: d.moving === '1', partial: d.partial === '1',
+        lodDraws: Number(d.lodDraws || 0), draws: Number(d.draws || 0), note: note.textContent,
+        coloured: coloured(canvas)});
+    }).observe(pane, {attributes: true, subtree: true, childList: true,
+                      attributeFilter: ['data-moving', 'data-partial', 'data-lod-draws']});
+  };
+  watch();
+}"""
+
+
+def test_a_large_pane_moves_on_a_subsample_and_comes_back_whole(browser):
+    """600,000 points a pane: panning draws 100,000 of them (the pane says so) and all of them
+    once still, over several frames, as the picture was; a lasso then finds exactly the points
+    inside it through the index built in a Web Worker, and the kernel has them."""
+    lab, context, root = browser
+    jl.notebook(root / "large.ipynb", [_LARGE_CELL, "w"])
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.add_init_script(f"window.addEventListener('DOMContentLoaded', {_LOD_RECORDER});")
+        page.goto(lab.url("large.ipynb"))
+        jl.run_all(page)
+        for side in ("left", "right"):
+            page.wait_for_selector(f".ee-{side}[data-indexed='1']", timeout=240_000)
+        kernel = lab.kernel("large.ipynb")
+        try:
+            _large_pane_checks(page, kernel)
+        finally:
+            kernel.stop_channels()
+        assert not errors, errors
+    finally:
+        page.close()
+
+
+def _shot(page, name: str) -> None:
+    page.locator(".ee-left .ee-canvas-box").screenshot(path=str(jl.screenshot_dir() / name))
+
+
+def _still(page) -> None:
+    """Wait until the left pane shows all its points, still, and for the next frame."""
+    page.wait_for_function(
+        "() => { const d = document.querySelector('.ee-left').dataset;"
+        " return !d.moving && !d.partial; }",
+        timeout=60_000,
+    )
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def _large_pane_checks(page, kernel) -> None:
+    box = page.locator(".ee-left .ee-canvas-box").bounding_box()
+    centre = np.array([box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+    _still(page)
+    whole = _coloured(page, "left")
+    assert whole > 20_000, whole
+    _shot(page, "large-before.png")
+    page.evaluate("() => { window.eeLod = []; }")
+    # a drag to the right and part of the way back: the picture moved 40 px, all of it in view
+    # (not back to where it began: the library takes a press and release at one place for a
+    # click, which selects the point there)
+    page.mouse.move(*centre)
+    page.mouse.down()
+    for dx in [*np.linspace(0, 90, 16)[1:], *np.linspace(90, 40, 11)[1:]]:
+        page.mouse.move(centre[0] + dx, centre[1])
+        page.wait_for_timeout(30)
+    page.mouse.up()
+    _still(page)
+    _shot(page, "large-after.png")
+    record = page.evaluate("() => window.eeLod")
+    moving = [r for r in record if r["moving"]]
+    assert moving, record
+    assert moving[0]["note"] == f"drawing 100,000 of {LARGE:,} points while moving"
+    # the subsample was drawn: a thinner picture than all points
+    thin = [r["coloured"] for r in moving if r["lodDraws"] > 0]
+    assert thin and max(thin) < 0.9 * whole, (thin, whole)
+    # once still, all points again, over several frames (each a chunk over the last)
+    first_still = next(
+        i for i, r in enumerate(record) if i and record[i - 1]["moving"] and not r["moving"]
+    )
+    chunks = [r for r in record[first_still:] if r["partial"]]
+    assert chunks, record[first_still:]
+    assert [r["coloured"] for r in chunks] == sorted(r["coloured"] for r in chunks)  # filling in
+    assert page.locator(".ee-left .ee-pane-note").is_hidden()
+    again = _coloured(page, "left")
+    assert abs(again - whole) <= 0.01 * whole, (again, whole)
+    # a lasso around the left half of the pane (in from its edges), found among all points, in
+    # the first view again
+    page.locator(".ee-bar button", has_text="reset").click()
+    page.wait_for_timeout(300)
+    _still(page)
+    page.locator(".ee-bar button", has_text="lasso").click()
+    page.evaluate("() => { window.eeLod = []; }")
+    xy = np.asarray(jl.evaluate(kernel, "decode_xy(w.left_xy).T.ravel().tolist()")).reshape(2, -1).T
+    box = page.locator(".ee-left .ee-canvas-box").bounding_box()  # (the clicks may scroll)
+    px = _pixels(page, "left", xy)
+    x_cut = box["x"] + box["width"] / 2 - 40
+    top, bottom = box["y"] + 10, box["y"] + box["height"] - 10
+    rect = [(box["x"] + 10, top), (x_cut, top), (x_cut, bottom), (box["x"] + 10, bottom)]
+    page.mouse.move(*rect[0])
+    page.mouse.down()
+    for a, b in zip(rect, rect[1:] + rect[:1], strict=True):
+        for s in np.linspace(0, 1, 9)[1:]:
+            page.mouse.move(a[0] + s * (b[0] - a[0]), a[1] + s * (b[1] - a[1]))
+            page.wait_for_timeout(15)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('.ee-right').dataset.selected > 0")
+    _still(page)
+    page.screenshot(path=str(jl.screenshot_dir() / "large-lasso.png"))
+    got = None
+    for _ in range(100):
+        bits = "np.unpackbits(np.frombuffer(w.selected, np.uint8), bitorder='little')[:N]"
+        got = np.asarray(jl.evaluate(kernel, f"np.flatnonzero({bits}).tolist()"))
+        if len(got):
+            break
+        time.sleep(0.2)
+    # mouse sampling may shave a pixel or two off the rectangle: points that close to its edges
+    # may go either way, all others must be as the rectangle says
+    x0, y0 = rect[0]
+    inside = (px[:, 0] > x0) & (px[:, 0] < x_cut) & (px[:, 1] > y0) & (px[:, 1] < rect[2][1])
+    near = (
+        (np.abs(px[:, 0] - x0) < 3) | (np.abs(px[:, 0] - x_cut) < 3)
+        | (np.abs(px[:, 1] - y0) < 3) | (np.abs(px[:, 1] - rect[2][1]) < 3)
+    )  # fmt: skip
+    chosen = np.zeros(len(px), bool)
+    chosen[got] = True
+    assert (chosen[~near] == inside[~near]).all(), int((chosen[~near] != inside[~near]).sum())
+    assert chosen.sum() > 0.2 * LARGE
+    notes = [r["note"] for r in page.evaluate("() => window.eeLod")]
+    assert any(n.endswith("while you lasso (the lasso takes them all)") for n in notes), notes
+    right = page.evaluate("() => Number(document.querySelector('.ee-right').dataset.selected)")
+    assert right == chosen.sum()
+    page.keyboard.press("Escape")
+    page.locator(".ee-bar button", has_text="pan").click()

@@ -4,7 +4,7 @@
 // A hover draws no points: only the panes' labels and overlays change (pane.js showHover). No
 // DOM or WebGL of its own: the panes' scatterplots, elements and hover drawing come in `panes`
 // and `showHover`, so the unit tests drive it with fakes.
-import { SIDES, selectedIndices, selectionTrait } from "./traits.js";
+import { bitsOf, indicesOf, SIDES, selectionTrait, typed } from "./traits.js";
 
 export const HOVER_PLAY_DELAY_MS = 350;
 
@@ -15,7 +15,8 @@ export const FROM_KERNEL = "kernel";
  * @param {Object} o
  * @param {Object} o.model     the widget model (get, set, save_changes)
  * @param {Object} o.panes     {left, right}: each {sp, pane} (its scatterplot and element)
- * @param {Object} o.state     shared {hovered, hoverSide, playing, hoverTimer, selection, data}
+ * @param {Object} o.state     shared {hovered, hoverSide, playing, hoverTimer, selection,
+ *                             selectionBits (its trait's bits, or null: not yet made), data}
  * @param {Object} o.audio     {unlocked, playSegment(track, segment)}
  * @param {Object} o.root      the widget's element (dataset.hovered, dataset.selected)
  * @param {Object} o.status    the toolbar's status element (textContent)
@@ -58,8 +59,9 @@ export function createLinking({ model, panes, state, audio, root, status, showHo
    * The selection is now `list` (point indices), from `source`: the panes other than the source
    * show it, the counts are updated, and a selection made in the browser is sent to Python.
    */
-  function applySelection(list, source) {
+  function applySelection(list, source, bits = null) {
     state.selection = list;
+    state.selectionBits = bits;
     for (const side of SIDES) {
       if (side !== source) {
         // a copy: select() splices out the points a moving pane has filtered away (see lod.js)
@@ -71,7 +73,9 @@ export function createLinking({ model, panes, state, audio, root, status, showHo
     status.textContent = list.length ? `${list.length.toLocaleString()} selected` : "";
     root.dataset.selected = String(list.length);
     if (source !== FROM_KERNEL) {
-      model.set("selected", selectionTrait(list, state.data.n));
+      const trait = selectionTrait(list, state.data.n);
+      state.selectionBits = new Uint8Array(trait.buffer);
+      model.set("selected", trait);
       model.save_changes();
       sent();
     }
@@ -82,11 +86,22 @@ export function createLinking({ model, panes, state, audio, root, status, showHo
     applySelection(Array.from(points || []), side);
   }
 
-  /** The `selected` trait changed: applied unless it is the selection shown already. */
+  /**
+   * The `selected` trait changed: applied unless it is the selection shown already, in any
+   * order (the kernel echoes a selection sent from here: a lasso's points come in the spatial
+   * index's order, and applying them again took a second at a million points). Compared as the
+   * trait's bits.
+   */
   function fromKernel() {
-    const list = selectedIndices(model, state.data.n);
-    const same = list.length === state.selection.length && list.every((v, j) => v === state.selection[j]);
-    if (!same) applySelection(list, FROM_KERNEL);
+    const n = state.data.n;
+    const got = typed(Uint8Array, model.get("selected"));
+    const sent = state.selectionBits;
+    if (sent && got.length === sent.length && got.every((v, j) => v === sent[j])) return; // the echo
+    const list = got.length ? indicesOf(got, n) : [];
+    const bits = list.length ? bitsOf(list, n) : new Uint8Array(0);
+    const shown = (state.selectionBits ??= state.selection.length ? bitsOf(state.selection, n) : new Uint8Array(0));
+    const same = bits.length === shown.length && bits.every((v, j) => v === shown[j]);
+    if (!same) applySelection(list, FROM_KERNEL, bits);
   }
 
   return { hover, playPoint, playing, applySelection, fromPane, fromKernel };

@@ -17,6 +17,13 @@ export const LOD_SETTLE_MS = 150;
 // ... and only where a full frame is predicted slower than this (software WebGL): a GPU draws
 // millions of points in a few ms, and the subsample would only thin its picture
 export const LOD_SLOW_MS = 60;
+// Where even a still picture of all points takes longer than this (4 million points: 0.6 to
+// 2.3 s a frame in software WebGL), it is drawn over several frames of about this long, a
+// chunk of the points each (regl-scatterplot's setProgressive, js/patches.mjs), so that the
+// page answers the mouse between them and no frame stalls panning that resumes.
+export const FRAME_BUDGET_MS = 100;
+// a frame of fewer points tells little about the time per point (a fixed cost per frame)
+const MEASURE_MIN_POINTS = 50_000;
 
 /**
  * k of the indices 0..n-1, one drawn at random from each of k equal runs: sorted, and the same
@@ -47,6 +54,24 @@ export function subsample(n, k) {
  */
 export function predictedFrameMs(p) {
   return p.msPerPoint * p.lodPoints;
+}
+
+/**
+ * A frame was drawn: `ms` it took, `drawn` the points it drew (a selected point counts 3: the
+ * library draws it three times). Updates the pane's time per point (the last, and the most
+ * measured since its points came) and returns the chunks of points the frames of a full
+ * picture should draw, [the next, the first of a picture] (0: all at once), for
+ * setProgressive(). A picture's first frame may show another view, where a point can cost
+ * several times more (fewer of them clipped): its chunk is sized for the costliest seen.
+ */
+export function frameDrawn(p, ms, drawn) {
+  if (drawn >= MEASURE_MIN_POINTS) {
+    p.msPerPoint = ms / drawn;
+    p.msPerPointMax = Math.max(p.msPerPointMax || 0, p.msPerPoint);
+  }
+  if (p.lodPoints <= LOD_MIN_POINTS || !(p.msPerPoint > 0)) return [0, 0];
+  const chunk = (ms1) => Math.max(LOD_POINTS, Math.floor(FRAME_BUDGET_MS / ms1));
+  return [chunk(p.msPerPoint), chunk(p.msPerPointMax)];
 }
 
 /** Whether a pane should draw the subsample once it moves: drawn, large, and slow to draw. */
@@ -130,5 +155,6 @@ export function resetDetail(p, points) {
   p.lodHeld = false;
   p.lodAwait = false;
   p.lodPoints = points;
+  p.msPerPointMax = 0; // other points: their costliest frame is yet to be seen
   delete p.pane.dataset.moving;
 }

@@ -5,7 +5,7 @@
 import createScatterplot from "regl-scatterplot";
 import { h } from "./dom.js";
 import { legendColors } from "./legend.js";
-import { resetDetail, showNote, startMoving, stopMoving } from "./lod.js";
+import { frameDrawn, resetDetail, showNote, startMoving, stopMoving } from "./lod.js";
 import { drawMarks, marksFor } from "./marks.js";
 import { paneRows } from "./points.js";
 import { buildSpatialIndex, EMPTY_INDEX, WORKER_MIN_POINTS } from "./spatial.js";
@@ -15,6 +15,9 @@ import { paneXY, pointLabel, pointTags } from "./traits.js";
 // more than they show (see benchmarks/results/widget_speed-*.log), and the points are drawn
 // alone with a note saying how to get the lines back
 export const MAX_TRAJECTORY_POINTS = 200_000;
+// from this many points a pane waits for its new style to be drawn before drawing its points
+// (see drawPane); a smaller one draws at once
+const AWAIT_STYLE_POINTS = 100_000;
 
 /**
  * @typedef {Object} PaneContext  what the panes share, from widget.js's render()
@@ -78,7 +81,7 @@ export function createPane(side, ctx) {
   const p = { side, sp, pane, canvas, overlay, marks: overlay.getContext("2d"), box, label,
     header, status: paneStatus, statusText, progress, progressFill, statusShown: "",
     computingSince: 0, tick: 0, note, drawn: false, hasPoints: false, noteText: "", frameMs: 0,
-    msPerPoint: 0, lodPoints: 0, lodIdx: null, lodSel: null, lodOn: false, lodHeld: false, lodAwait: false,
+    msPerPoint: 0, msPerPointMax: 0, lodPoints: 0, lodIdx: null, lodSel: null, lodOn: false, lodHeld: false, lodAwait: false,
     lodTimer: 0, marked: false, generation: 0, styleKey: "" };
   // the point under the mouse, on each move in this pane (-1: none, or the mouse left it): the
   // library draws nothing for it (js/patches.mjs)
@@ -93,7 +96,9 @@ export function createPane(side, ctx) {
   let lodDraws = 0;
   sp.subscribe("draw", () => {
     pane.dataset.draws = String(++draws); // read by benchmarks/widget_speed.py
-    if (!p.drawn && p.hasPoints && state.data && state.data.n > 0 && sp.get("isPointsDrawn")) {
+    // all the points shown (not a chunk of a picture drawn over several frames: see "drawing")
+    if (!p.drawn && p.hasPoints && state.data && state.data.n > 0 && sp.get("isPointsDrawn") &&
+        !pane.dataset.partial) {
       p.drawn = true;
       pane.dataset.drawn = "1"; // the pane shows points (removed while it computes new ones)
       if (!pane.dataset.firstDrawMs) {
@@ -102,18 +107,23 @@ export function createPane(side, ctx) {
       }
     }
   });
-  sp.subscribe("drawing", () => {
+  sp.subscribe("drawing", ({ eeFrame: f }) => {
     // synchronous, right after the frame: with software WebGL its time includes the drawing,
     // which the copy onto the pane's canvas waits for
     const now = performance.now();
+    const ms = now - clock.at;
     if (p.lodOn) {
       pane.dataset.lodDraws = String(++lodDraws); // drawn from the subsample
     } else if (p.drawn) {
-      p.frameMs = now - clock.at;
-      // what a frame costs per point here, to predict the next one (lod.js)
-      p.msPerPoint = p.frameMs / Math.max(1, p.lodPoints);
-      pane.dataset.frameMs = String(Math.round(p.frameMs)); // read by benchmarks/widget_speed.py
+      p.frameMs = ms;
+      pane.dataset.frameMs = String(Math.round(ms)); // read by benchmarks/widget_speed.py
     }
+    // what a frame costs per point here: whether the next movement draws the subsample, and how
+    // many points a frame of a still picture draws (lod.js)
+    if (p.hasPoints) sp.setProgressive(...frameDrawn(p, ms, f.to - f.from));
+    // a picture drawn over several frames: not all points shown yet (read by the tests)
+    if (f.last) delete pane.dataset.partial;
+    else pane.dataset.partial = "1";
     clock.at = now;
   });
   sp.subscribe("view", () => {
@@ -219,7 +229,7 @@ export function drawPane(p, ctx, { keepView = true } = {}) {
   if (styleKey !== p.styleKey) {
     const set = p.sp.set(style);
     p.styleKey = styleKey;
-    if (d.n >= WORKER_MIN_POINTS) styled = set;
+    if (d.n >= AWAIT_STYLE_POINTS) styled = set;
   }
   const drawn = styled.then(() => {
     if (!current()) return false; // cleared or redrawn meanwhile

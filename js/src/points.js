@@ -20,7 +20,8 @@ export function colorIndex(codes, highlighted, k, n) {
 /**
  * The rows regl-scatterplot draws: `rows[i]` is [x, y, colour index, size] of point i, made
  * when read; `rows.length` is n; Array.isArray(rows) holds (the library takes Arrays as they
- * are); `rows.fillState(data)` writes all of them into a Float32Array of 4 per point.
+ * are); `rows.fillState(data)` writes all of them into a Float32Array of 4 per point, and
+ * `rows.eeXY(i, out)` a point's [x, y] into `out`.
  *
  * @param {Object} o
  * @param {Uint16Array} o.xy         `<side>_xy` (x then y, 2n)
@@ -42,11 +43,18 @@ export function paneRows({ xy, n, codes, highlighted, k, weight }) {
       data[j + 3] = w ? w[i] : 0;
     }
   }
+  /** Point i's [x, y] written into `out` (a lasso's test of a million points makes no rows). */
+  function eeXY(i, out) {
+    out[0] = xy[i] / XY_SCALE - 1;
+    out[1] = xy[n + i] / XY_SCALE - 1;
+    return out;
+  }
   return new Proxy([], {
     get(target, key) {
       if (typeof key === "string") {
         if (key === "length") return n;
         if (key === "fillState") return fillState;
+        if (key === "eeXY") return eeXY;
         const i = Number(key);
         if (Number.isInteger(i) && i >= 0 && i < n && key !== "") return row(i);
         if (Number.isInteger(i)) return undefined; // past the end, as an Array

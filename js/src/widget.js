@@ -55,7 +55,8 @@ function render({ model, el }) {
     renderer.refresh();
     for (const p of Object.values(panes)) p.sp.redraw();
   }
-  const state = { hovered: -1, hoverSide: "", playing: -1, hoverTimer: 0, selection: [], data: null };
+  const state = { hovered: -1, hoverSide: "", playing: -1, hoverTimer: 0, selection: [],
+    selectionBits: null, data: null };
   const readData = () => (state.data = readPoints(model));
 
   const toolbar = createToolbar({ model, panes, audio });
@@ -74,8 +75,10 @@ function render({ model, el }) {
     for (const side of SIDES) {
       const p = panes[side];
       startMoving(p, state, { hold: true });
-      if (p.lodOn) held = p.lodAwait = true;
-      if (p.lodOn) showNote(p);
+      if (p.lodOn) {
+        held = p.lodAwait = true;
+        showNote(p); // "... while the kernel receives the selection"
+      }
     }
     clearTimeout(awaitTimer);
     if (held) awaitTimer = setTimeout(received, SELECTION_WAIT_MS);
@@ -128,6 +131,7 @@ function render({ model, el }) {
     showStatus(panes[side], model);
   }
   state.selection = selectedIndices(model, state.data.n);
+  state.selectionBits = null;
   showLegend();
   showScaleNote();
   for (const side of SIDES) schedule(side, false);
@@ -139,6 +143,7 @@ function render({ model, el }) {
     state.hovered = -1;
     state.playing = -1;
     state.selection = selectedIndices(model, state.data.n);
+    state.selectionBits = null;
     for (const side of SIDES) schedule(side, false);
   };
   model.on("change:n_points", onPoints);

@@ -82,6 +82,7 @@ export function fakeScatterplot() {
     redraw: record("redraw"),
     draw: record("draw"),
     setDetail: record("setDetail"),
+    setProgressive: record("setProgressive"),
   };
 }
 

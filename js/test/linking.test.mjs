@@ -101,6 +101,18 @@ test("a lasso's bits come back from Python as the same points", () => {
   assert.equal(panes.left.sp.calls.length + panes.right.sp.calls.length, before);
 });
 
+test("a lasso's points in the spatial index's order: the kernel's echo changes nothing", () => {
+  const { model, panes, state, linking } = setup({ n: 30 });
+  linking.fromPane("left", [29, 3, 17, 4]); // kdbush's order, not ascending
+  const before = panes.left.sp.calls.length + panes.right.sp.calls.length;
+  model.fromKernel("selected", traitBytes(bitsOf([3, 4, 17, 29], 30))); // the echo, a new buffer
+  assert.deepEqual(state.selection, [29, 3, 17, 4]);
+  assert.equal(panes.left.sp.calls.length + panes.right.sp.calls.length, before);
+  // another selection from Python still applies
+  model.fromKernel("selected", traitBytes(bitsOf([3, 4], 30)));
+  assert.deepEqual(state.selection, [3, 4]);
+});
+
 test("hover: both panes show the point's label and marks, and no points are drawn again", () => {
   const { panes, state, root, labelled, played, linking } = setup();
   linking.hover("left", 7);

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  LOD_MIN_POINTS, LOD_POINTS, LOD_SLOW_MS, noteText, predictedFrameMs, selectionSample, startMoving,
+  FRAME_BUDGET_MS, frameDrawn, LOD_MIN_POINTS, LOD_POINTS, LOD_SLOW_MS, noteText, predictedFrameMs, selectionSample, startMoving,
   stopMoving, subsample, wantsSubsample,
 } from "../src/lod.js";
 import { fakeScatterplot } from "./fake_model.mjs";
@@ -87,4 +87,33 @@ test("a small pane never takes the subsample", () => {
   stopMoving(p, { selection: [], hovered: -1 });
   assert.deepEqual(p.sp.calls, []);
   assert.equal(p.lodOn, false);
+});
+
+test("a still picture of a slow pane is drawn in chunks sized from the measured time per point", () => {
+  const p = pane({ lodPoints: 4_000_000, msPerPoint: 0, msPerPointMax: 0 });
+  // the first frame of all points, everything in view: 2.3 s (SwiftShader at 4 million)
+  let [next, first] = frameDrawn(p, 2300, 4_000_000);
+  assert.equal(p.msPerPoint, 2300 / 4_000_000);
+  assert.equal(next, Math.floor(FRAME_BUDGET_MS / (2300 / 4_000_000)));
+  assert.equal(first, next);
+  // zoomed in, a chunk costs a quarter per point: the next chunk grows, a picture's first stays
+  // sized for the costliest view seen (a new view may be that one)
+  [next, first] = frameDrawn(p, 60, 400_000);
+  assert.equal(next, Math.floor(FRAME_BUDGET_MS / (60 / 400_000)));
+  assert.equal(first, Math.floor(FRAME_BUDGET_MS / (2300 / 4_000_000)));
+  assert.ok(next * (60 / 400_000) <= FRAME_BUDGET_MS && first * (2300 / 4_000_000) <= FRAME_BUDGET_MS);
+  // a frame of few points says little (a fixed cost per frame): the measure stays
+  [next] = frameDrawn(p, 30, 1000);
+  assert.equal(p.msPerPoint, 60 / 400_000);
+  // never thinner than the subsample drawn while moving, however slow
+  assert.deepEqual(frameDrawn(p, 5000, 100_000), [LOD_POINTS, LOD_POINTS]);
+});
+
+test("small panes, fast ones and those not yet timed draw all points in one frame", () => {
+  assert.deepEqual(frameDrawn(pane({ lodPoints: LOD_MIN_POINTS, msPerPoint: 0 }), 500, 300_000), [0, 0]);
+  assert.deepEqual(frameDrawn(pane({ lodPoints: 0, msPerPoint: 0 }), 2000, 4_000_000), [0, 0]); // lines
+  assert.deepEqual(frameDrawn(pane({ msPerPoint: 0 }), 10, 10), [0, 0]);
+  // a fast GPU: all 4 million in 8 ms, one chunk larger than the pane
+  const [next] = frameDrawn(pane({ lodPoints: 4_000_000, msPerPoint: 0 }), 8, 4_000_000);
+  assert.ok(next > 4_000_000 * 1.25);
 });

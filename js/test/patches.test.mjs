@@ -20,6 +20,9 @@ test("every patch matches the pinned regl-scatterplot as often as it expects", (
   // the hover no longer redraws: the mouse's point is published instead
   assert.ok(!patched.includes("hover(raycast())"));
   assert.ok(patched.includes("setDetail: eeSetDetail"));
+  // a still picture may take several frames: each draws a chunk over the last one's picture
+  assert.ok(patched.includes("eeDrawBodies(eeFrame);") && !patched.includes("        drawPointBodies();\n      }\n"));
+  assert.ok(patched.includes("}, canvas, eeFrame.all ? undefined : eeFrame.first ? 'first' : 'more');"));
 });
 
 test("a patch that finds nothing stops the build, naming itself", () => {

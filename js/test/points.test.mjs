@@ -74,3 +74,13 @@ test("the spatial index: KDBush's format, float32, finds the points where the ro
   // an empty pane has an empty index
   assert.equal(KDBush.from(spatialIndexOf(new Uint16Array(0), 0)).numItems, 0);
 });
+
+test("eeXY: a point's coordinates written into the array given, as its row has them", () => {
+  const rows = threePoints();
+  const out = [9, 9];
+  for (let i = 0; i < 3; i++) {
+    assert.equal(rows.eeXY(i, out), out); // no new array per point (a lasso tests millions)
+    assert.deepEqual(out, rows[i].slice(0, 2));
+  }
+  assert.ok(near(out[0], 0) && near(out[1], 0.25));
+});
