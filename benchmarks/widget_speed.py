@@ -18,7 +18,9 @@ from), and the script reports:
   second and the mean time between them;
 - zooming: 40 wheel steps 30 ms apart on the left pane (in, then out), redraws per second;
 - one wheel step alone: the time until the pane shows all its points again;
-- linked hover: from a mouse move onto a point of the left pane to the label shown on the right;
+- linked hover: from a mouse move onto a point of the left pane to the label shown on the right,
+  on still panes, and again at once after a zoom and a reset (while large panes draw their
+  pictures again in chunks);
 - payload: the bytes of the widget's state sent on display (its binary buffers and its JSON);
 - heap: the page's JavaScript heap once both panes are drawn (Runtime.getHeapUsage; the whole
   JupyterLab page, so compare it only between runs of this script);
@@ -266,31 +268,51 @@ def measure(page, cdp, n: int, view: str = "segments", tmp: Path = Path(".")) ->
         notch.append(time.perf_counter() - t)
     frame_ms = page.evaluate("() => document.querySelector('.ee-left').dataset.frameMs || ''")
 
-    # linked hover: moves onto spots near the centre of the left pane, back to the view reset
+    def hovers():
+        """Five moves onto spots near the centre of the left pane: the times until the right
+        pane shows the label, and how many of the moves came while a pane's picture was still
+        being drawn in chunks."""
+        times, partial = [], 0
+        for k in range(5):
+            mouse("mouseMoved", 5, 5, 0)
+            page.wait_for_timeout(300)
+            px, py = x0 - 60 + 30 * k, y0 - 40 + 20 * k
+            partial += page.evaluate("() => !!document.querySelector('.ee-pane[data-partial]')")
+            t = time.perf_counter()
+            mouse("mouseMoved", px, py, 0)
+            try:
+                page.wait_for_function(
+                    "() => { const l = document.querySelector('.ee-right .ee-label');"
+                    " return l && getComputedStyle(l).display !== 'none'; }",
+                    timeout=5000,
+                    polling="raf",
+                )
+                times.append(time.perf_counter() - t)
+            except Exception:  # noqa: BLE001 - no point under the cursor there: try another spot
+                continue
+        return times, partial
+
+    # linked hover on still panes, in the view reset (where all points take more than a frame,
+    # the picture is drawn over several: wait for it)
     page.locator(".ee-bar button", has_text="reset").click()
     page.wait_for_timeout(800)
-    # a still picture: where all points take more than a frame they are drawn over several
     page.wait_for_function(
         "() => [...document.querySelectorAll('.ee-pane')].every(p => !p.dataset.partial)",
         timeout=60_000,
     )
-    hover = []
-    for k in range(5):
-        mouse("mouseMoved", 5, 5, 0)
-        page.wait_for_timeout(300)
-        px, py = x0 - 60 + 30 * k, y0 - 40 + 20 * k
-        t = time.perf_counter()
-        mouse("mouseMoved", px, py, 0)
-        try:
-            page.wait_for_function(
-                "() => { const l = document.querySelector('.ee-right .ee-label');"
-                " return l && getComputedStyle(l).display !== 'none'; }",
-                timeout=5000,
-                polling="raf",
-            )
-            hover.append(time.perf_counter() - t)
-        except Exception:  # noqa: BLE001 - no point under the cursor there: try another spot
-            continue
+    hover, _ = hovers()
+    # ... and at once after a zoom and a reset, while both panes draw their pictures again
+    for dy in (-120, 120):
+        cdp.send("Input.dispatchMouseEvent",
+                 {"type": "mouseWheel", "x": x0, "y": y0, "deltaX": 0, "deltaY": dy})  # fmt: skip
+        page.wait_for_timeout(400)
+    page.locator(".ee-bar button", has_text="reset").click()
+    page.wait_for_timeout(200)
+    hover_filling, filling = hovers()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.ee-pane')].every(p => !p.dataset.partial)",
+        timeout=60_000,
+    )
     lod_note = page.evaluate("() => window.__lodNote || ''")
 
     # a lasso around the left quarter of the left pane's points (a rectangle, full height, to the
@@ -342,7 +364,10 @@ def measure(page, cdp, n: int, view: str = "segments", tmp: Path = Path(".")) ->
         "pan_frame_ms_mean": 1000 * elapsed / max(draws, 1),
         "raf_gap_ms_median": float(np.median(gaps)) if len(gaps) else float("nan"),
         "raf_gap_ms_p95": float(np.percentile(gaps, 95)) if len(gaps) else float("nan"),
-        "hover_link_ms": 1000 * statistics.median(hover) if hover else float("nan"),
+        "hover_link_ms": 1000 * statistics.median(hover or [float("nan")]),
+        "hover_filling_ms": 1000 * statistics.median(hover_filling or [float("nan")]),
+        "hover_filling_partial": filling,
+        "hover_filling_max_ms": 1000 * max(hover_filling or [float("nan")]),
     }
 
 
@@ -454,6 +479,13 @@ def main() -> None:
                         f"({r['payload_buffers'] / r['n']:.1f} buffer bytes per point); "
                         f"JS heap after the first draw {r['heap_mb']:.0f} MB; lasso of "
                         f"{r['lassoed']:,} points -> in the kernel {r['lasso_s']:.2f} s",
+                        flush=True,
+                    )
+                    print(
+                        f"{'':>9}   linked hover just after a zoom and a reset "
+                        f"{r['hover_filling_ms']:.0f} ms, the slowest of 5 "
+                        f"{r['hover_filling_max_ms']:.0f} ms ({r['hover_filling_partial']} of the "
+                        "moves while a pane's picture was still drawn in chunks)",
                         flush=True,
                     )
         finally:

@@ -122,6 +122,7 @@ export const PATCHES = [
       "    setProgressive: (units, first = units) => {\n" +
       "      eeChunk = units > 0 ? Math.floor(units) : 0;\n" +
       "      eeFirstChunk = first > 0 ? Math.floor(first) : eeChunk;\n    },\n" +
+      "    holdProgressive: (held) => {\n      eeHeld = Boolean(held);\n    },\n" +
       "    setSpatialIndex: (buffer) => {\n      spatialIndex = KDBush$1.from(buffer);\n    },\n",
   },
   {
@@ -134,12 +135,15 @@ export const PATCHES = [
     // spreads over the whole picture; the selection is drawn last, on top, as the library does:
     // all its outlines, then all its inner borders, then all its bodies (a chunk's borders drawn
     // over the last chunk's bodies left white seams along the spatial index's blocks).
-    // Any change (a new view, new points, a selection) starts the picture again.
+    // Any change (a new view, new points, a selection) starts the picture again, and
+    // holdProgressive(true) puts the next chunks off (the mouse moves: its hover is answered
+    // first).
     why: "progressive drawing: the chunks",
     find: "  const getPointOpacityMaxBase = () =>\n",
     replace:
       "  let eeChunk = 0;\n" +
       "  let eeFirstChunk = 0;\n" +
+      "  let eeHeld = false;\n" +
       "  let eeNext = 0;\n" +
       "  let eeOrder = null;\n" +
       "  let eeOrderOn = false;\n" +
@@ -219,7 +223,7 @@ export const PATCHES = [
       "      return;\n    }\n",
     replace:
       "    if (eeNext > 0 && isViewChanged) draw = true;\n" +
-      "    const eeMore = eeNext > 0 && !draw && !isTransitioning;\n" +
+      "    const eeMore = eeNext > 0 && !draw && !isTransitioning && !eeHeld;\n" +
       "    if (!((isPointsDrawn || isAnnotationsDrawn) && (draw || isTransitioning || eeMore))) {\n" +
       "      return;\n    }\n" +
       "    const eeFrame = eePlan(eeMore);\n",

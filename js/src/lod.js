@@ -62,15 +62,17 @@ export function predictedFrameMs(p) {
  * measured since its points came) and returns the chunks of points the frames of a full
  * picture should draw, [the next, the first of a picture] (0: all at once), for
  * setProgressive(). A picture's first frame may show another view, where a point can cost
- * several times more (fewer of them clipped): its chunk is sized for the costliest seen.
+ * several times more (fewer of them clipped): its chunk is sized for the costliest seen. Where
+ * `panes` panes are drawing their pictures in chunks, they share one frame's budget.
  */
-export function frameDrawn(p, ms, drawn) {
+export function frameDrawn(p, ms, drawn, panes = 1) {
   if (drawn >= MEASURE_MIN_POINTS) {
     p.msPerPoint = ms / drawn;
     p.msPerPointMax = Math.max(p.msPerPointMax || 0, p.msPerPoint);
   }
   if (p.lodPoints <= LOD_MIN_POINTS || !(p.msPerPoint > 0)) return [0, 0];
-  const chunk = (ms1) => Math.max(LOD_POINTS, Math.floor(FRAME_BUDGET_MS / ms1));
+  const budget = FRAME_BUDGET_MS / Math.max(1, panes);
+  const chunk = (ms1) => Math.max(LOD_POINTS, Math.floor(budget / ms1));
   return [chunk(p.msPerPoint), chunk(p.msPerPointMax)];
 }
 

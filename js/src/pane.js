@@ -24,7 +24,8 @@ const AWAIT_STYLE_POINTS = 100_000;
  * @property {Object} model
  * @property {Object} renderer     regl-scatterplot's shared renderer
  * @property {{at: number}} clock  when the renderer's current frame began, or the last pane drew
- * @property {Object} state        {hovered, hoverSide, playing, selection, data}
+ * @property {Object} state        {hovered, hoverSide, playing, selection, data, partial (the
+ *                                 sides whose picture is being drawn in chunks)}
  * @property {Object} audio        audio.js's player
  * @property {AbortController} listeners  aborted when the widget goes
  * @property {HTMLElement} parent  the row of panes
@@ -33,6 +34,7 @@ const AWAIT_STYLE_POINTS = 100_000;
  * @property {Object} linking      linking.js's (hover, fromPane, playPoint)
  * @property {(p: Object) => void} showHover  show the hovered point's label and marks in a pane
  * @property {() => void} fitRenderer
+ * @property {() => void} holdDrawing  put off the panes' next chunks while the mouse moves
  * @property {(side: string, keepView: boolean) => void} schedule  draw the pane again soon
  */
 
@@ -86,6 +88,7 @@ export function createPane(side, ctx) {
   // the point under the mouse, on each move in this pane (-1: none, or the mouse left it): the
   // library draws nothing for it (js/patches.mjs)
   sp.subscribe("raycast", (i) => {
+    if (i >= 0 || state.hovered >= 0) ctx.holdDrawing(); // a hover first, then the next chunk
     if (i === state.hovered && (i < 0 || state.hoverSide === side)) return;
     if (i < 0 && state.hoverSide !== side) return; // the mouse is in the other pane
     ctx.linking.hover(side, i);
@@ -120,10 +123,16 @@ export function createPane(side, ctx) {
     }
     // what a frame costs per point here: whether the next movement draws the subsample, and how
     // many points a frame of a still picture draws (lod.js)
-    if (p.hasPoints) sp.setProgressive(...frameDrawn(p, ms, f.to - f.from));
     // a picture drawn over several frames: not all points shown yet (read by the tests)
-    if (f.last) delete pane.dataset.partial;
-    else pane.dataset.partial = "1";
+    if (f.last) {
+      delete pane.dataset.partial;
+      state.partial.delete(side);
+    } else {
+      pane.dataset.partial = "1";
+      state.partial.add(side);
+    }
+    // the panes drawing in chunks share a frame (both, after a reset or a selection)
+    if (p.hasPoints) sp.setProgressive(...frameDrawn(p, ms, f.to - f.from, state.partial.size));
     clock.at = now;
   });
   sp.subscribe("view", () => {
@@ -182,7 +191,7 @@ export function drawPane(p, ctx, { keepView = true } = {}) {
   if (xy.length !== 2 * d.n) {
     // no points while the kernel computes the pane's projection (or could not): the old ones
     // would belong to other rows, or sit where the new projection does not put them
-    if (!xy.length) clearPane(p);
+    if (!xy.length) clearPane(p, state);
     return; // else a column of the previous points, the new one on its way
   }
   const { k, list } = legendColors(model.get("legend") || []);
@@ -271,10 +280,12 @@ export function drawPane(p, ctx, { keepView = true } = {}) {
 }
 
 /** Remove the pane's points (its projection computes, or failed). */
-export function clearPane(p) {
+export function clearPane(p, state) {
   if (!p.hasPoints) return;
   p.hasPoints = false;
   p.drawn = false;
+  delete p.pane.dataset.partial;
+  state.partial.delete(p.side);
   p.generation++;
   p.indexing = false;
   delete p.pane.dataset.drawn;

@@ -23,6 +23,12 @@ import "./widget.css";
 
 /** How long panes wait for the kernel to receive a selection before drawing all points. */
 const SELECTION_WAIT_MS = 3000;
+/**
+ * A pane's picture drawn in chunks (millions of points, lod.js) waits while the mouse moves over
+ * the panes, until it rests this long: a chunk's 100 ms frames before each hover's label would
+ * show it 0.3-0.5 s late (4 million points in software WebGL).
+ */
+const HOVER_HOLD_MS = 150;
 
 function render({ model, el }) {
   const t0 = performance.now();
@@ -56,15 +62,24 @@ function render({ model, el }) {
     for (const p of Object.values(panes)) p.sp.redraw();
   }
   const state = { hovered: -1, hoverSide: "", playing: -1, hoverTimer: 0, selection: [],
-    selectionBits: null, data: null };
+    selectionBits: null, data: null, partial: new Set() };
   const readData = () => (state.data = readPoints(model));
 
   const toolbar = createToolbar({ model, panes, audio });
   const scaleNote = h("div", { class: "ee-scale-note", title: "the panes' models cut segments of different lengths: both show the same windows, each model's vector the mean of its segments centred in the window" });
   const panesRow = h("div", { class: "ee-panes" });
   const legend = h("div", { class: "ee-legend" });
+  let holdTimer = 0;
+  function holdDrawing() {
+    if (!holdTimer) for (const side of SIDES) panes[side].sp.holdProgressive(true);
+    clearTimeout(holdTimer);
+    holdTimer = setTimeout(() => {
+      holdTimer = 0;
+      for (const side of SIDES) panes[side].sp.holdProgressive(false);
+    }, HOVER_HOLD_MS);
+  }
   const ctx = { model, renderer, clock, state, audio, listeners, parent: panesRow, t0, toolbar,
-    fitRenderer, schedule, linking: null, showHover: (p) => showHover(p, ctx) };
+    fitRenderer, schedule, holdDrawing, linking: null, showHover: (p) => showHover(p, ctx) };
   // A selection made here, in panes slow to draw (millions of points in software WebGL): both
   // show it from their subsample until the kernel says it has it ({type: "selected"}), or
   // SELECTION_WAIT_MS pass (a kernel busy with a cell), and draw all points then. Two full
@@ -180,6 +195,7 @@ function render({ model, el }) {
     listeners.abort();
     stopFrameClock();
     clearTimeout(awaitTimer);
+    clearTimeout(holdTimer);
     for (const side of SIDES) {
       clearTimeout(panes[side].lodTimer);
       clearInterval(panes[side].tick);

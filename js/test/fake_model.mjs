@@ -83,6 +83,7 @@ export function fakeScatterplot() {
     draw: record("draw"),
     setDetail: record("setDetail"),
     setProgressive: record("setProgressive"),
+    holdProgressive: record("holdProgressive"),
   };
 }
 

@@ -105,6 +105,9 @@ test("a still picture of a slow pane is drawn in chunks sized from the measured 
   // a frame of few points says little (a fixed cost per frame): the measure stays
   [next] = frameDrawn(p, 30, 1000);
   assert.equal(p.msPerPoint, 60 / 400_000);
+  // both panes drawing their pictures in chunks share a frame's budget
+  const [shared] = frameDrawn(p, 60, 400_000, 2);
+  assert.equal(shared, Math.floor(FRAME_BUDGET_MS / 2 / (60 / 400_000)));
   // never thinner than the subsample drawn while moving, however slow
   assert.deepEqual(frameDrawn(p, 5000, 100_000), [LOD_POINTS, LOD_POINTS]);
 });
