@@ -381,6 +381,22 @@ def blob_centres(page, side: str, min_gap: float = 12.0) -> list[tuple[float, fl
     return [tuple(page_xy[i]) for i in order]
 
 
+def drag_polygon(page, corners, steps: int = 8, pause_ms: float = 20) -> None:
+    """Press at the first of ``corners`` (page pixels), move along each edge in ``steps`` moves
+    back to the first, and release: a lasso drawn as a hand would, slowly enough for the widget
+    to take every move."""
+    import numpy as np
+
+    corners = [tuple(c) for c in corners]
+    page.mouse.move(*corners[0])
+    page.mouse.down()
+    for a, b in zip(corners, corners[1:] + corners[:1], strict=True):
+        for s in np.linspace(0, 1, steps + 1)[1:]:
+            page.mouse.move(a[0] + s * (b[0] - a[0]), a[1] + s * (b[1] - a[1]))
+            page.wait_for_timeout(pause_ms)
+    page.mouse.up()
+
+
 def hovered(page) -> int:
     """The point the widget reports hovered (-1: none)."""
     return int(page.locator(".ee-root").evaluate("(r) => r.dataset.hovered ?? '-1'"))

@@ -234,13 +234,7 @@ def test_app_command_explores_a_folder_and_saves_a_playlist(demo_store, context,
         rect = _leftmost_group(page)
         page.locator(".ee-bar button", has_text="lasso").click()
         corners = [(rect[0], rect[1]), (rect[2], rect[1]), (rect[2], rect[3]), (rect[0], rect[3])]
-        page.mouse.move(*corners[0])
-        page.mouse.down()
-        for a, b in zip(corners, corners[1:] + corners[:1], strict=True):
-            for s in np.linspace(0, 1, 8)[1:]:
-                page.mouse.move(a[0] + s * (b[0] - a[0]), a[1] + s * (b[1] - a[1]))
-                page.wait_for_timeout(20)
-        page.mouse.up()
+        jl.drag_polygon(page, corners, steps=7)
         right = page.locator(".ee-right")
         selected = int(jl.until(lambda: int(right.get_attribute("data-selected") or 0), 20))
         summary = page.locator(".ee-app-summary pre")

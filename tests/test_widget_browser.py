@@ -88,6 +88,23 @@ def session(browser, demo_store):
         yield opened
 
 
+@contextmanager
+def _recording(browser, notebook: str, recorder: str):
+    """``notebook`` opened in a new page (closed after) whose every document runs ``recorder``
+    as it loads (JupyterLab's "reset" loads the page again), then run: ``(page, errors)``."""
+    lab, context, _ = browser
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.add_init_script(f"window.addEventListener('DOMContentLoaded', {recorder});")
+        page.goto(lab.url(notebook))
+        jl.run_all(page)
+        yield page, errors
+    finally:
+        page.close()
+
+
 def _points(kernel, side: str):
     """The pane's points in normalised coordinates [n, 2] and the segment row of each."""
     decode = "__import__('embedexplore.widget').widget.decode_xy"
@@ -309,13 +326,7 @@ def test_lasso_selects_the_points_inside_on_both_panes(session):
     expected = np.sort(rows[Polygon(poly).contains_points(px)])
 
     page.locator(".ee-bar button", has_text="lasso").click()
-    page.mouse.move(*poly[0])
-    page.mouse.down()
-    for a, b in zip(poly, np.roll(poly, -1, axis=0), strict=True):
-        for s in np.linspace(0, 1, 8)[1:]:
-            page.mouse.move(*(a + s * (b - a)))
-            page.wait_for_timeout(20)
-    page.mouse.up()
+    jl.drag_polygon(page, poly, steps=7)
     page.wait_for_function("() => document.querySelector('.ee-right').dataset.selected > 0")
     deadline = time.monotonic() + 20
     while True:
@@ -329,6 +340,11 @@ def test_lasso_selects_the_points_inside_on_both_panes(session):
     tracks = jl.evaluate(kernel, "explorer.selected_tracks['n_selected'].sum().item()")
     assert tracks == len(expected)
     page.screenshot(path=str(jl.screenshot_dir() / "lasso.png"))
+    # a selection made in code is shown in both panes
+    jl.evaluate(kernel, f"explorer.__setattr__('selection', {expected[:3].tolist()}) or 0")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.ee-pane')].every(p => p.dataset.selected === '3')"
+    )
     # clearing from code clears the browser's selection
     jl.evaluate(kernel, "explorer.__setattr__('selection', []) or 0")
     page.wait_for_function("() => document.querySelector('.ee-right').dataset.selected === '0'")
@@ -499,7 +515,7 @@ _RECORDER = """() => {
 def test_each_pane_shows_its_progress_first_and_its_points_later(browser, demo_store):
     """The default Explorer (t-SNE in both panes) on the demo, with nothing cached: the cell
     returns while the panes compute, each pane says how far its t-SNE is, then draws."""
-    lab, context, root = browser
+    lab, _, root = browser
     folder, store = demo_store
     jl.notebook(root / "progress.ipynb", [
         "import os, tempfile\n"
@@ -510,14 +526,7 @@ def test_each_pane_shows_its_progress_first_and_its_points_later(browser, demo_s
         "explorer = ee.Explorer(collection, embeddings)\nexplorer",
         "computing_at_the_next_cell = [explorer.left_computing, explorer.right_computing]",
     ])  # fmt: skip
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
-        # on every document the page loads (JupyterLab's "reset" loads the page again)
-        page.add_init_script(f"window.addEventListener('DOMContentLoaded', {_RECORDER});")
-        page.goto(lab.url("progress.ipynb"))
-        jl.run_all(page)
+    with _recording(browser, "progress.ipynb", _RECORDER) as (page, errors):
         if page.locator(".ee-pane[data-computing='1']").count():  # (the right one, most likely)
             page.locator(".ee-root").screenshot(path=str(jl.screenshot_dir() / "computing.png"))
         for side in ("left", "right"):
@@ -550,8 +559,6 @@ def test_each_pane_shows_its_progress_first_and_its_points_later(browser, demo_s
             assert _coloured(page, side) > 5 * n, side
         page.locator(".ee-root").screenshot(path=str(jl.screenshot_dir() / "done.png"))
         assert not errors, errors
-    finally:
-        page.close()
 
 
 # -- collection scale: the level of detail, a still picture in chunks, the worker's index (issue
@@ -618,15 +625,9 @@ def test_a_large_pane_moves_on_a_subsample_and_comes_back_whole(browser):
     """600,000 points a pane: panning draws 100,000 of them (the pane says so) and all of them
     once still, over several frames, as the picture was; a lasso then finds exactly the points
     inside it through the index built in a Web Worker, and the kernel has them."""
-    lab, context, root = browser
+    lab, _, root = browser
     jl.notebook(root / "large.ipynb", [_LARGE_CELL, "w"])
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
-        page.add_init_script(f"window.addEventListener('DOMContentLoaded', {_LOD_RECORDER});")
-        page.goto(lab.url("large.ipynb"))
-        jl.run_all(page)
+    with _recording(browser, "large.ipynb", _LOD_RECORDER) as (page, errors):
         for side in ("left", "right"):
             page.wait_for_selector(f".ee-{side}[data-indexed='1']", timeout=240_000)
         kernel = lab.kernel("large.ipynb")
@@ -635,8 +636,6 @@ def test_a_large_pane_moves_on_a_subsample_and_comes_back_whole(browser):
         finally:
             kernel.stop_channels()
         assert not errors, errors
-    finally:
-        page.close()
 
 
 def _shot(page, name: str) -> None:
@@ -702,13 +701,7 @@ def _large_pane_checks(page, kernel) -> None:
     x_cut = box["x"] + box["width"] / 2 - 40
     top, bottom = box["y"] + 10, box["y"] + box["height"] - 10
     rect = [(box["x"] + 10, top), (x_cut, top), (x_cut, bottom), (box["x"] + 10, bottom)]
-    page.mouse.move(*rect[0])
-    page.mouse.down()
-    for a, b in zip(rect, rect[1:] + rect[:1], strict=True):
-        for s in np.linspace(0, 1, 9)[1:]:
-            page.mouse.move(a[0] + s * (b[0] - a[0]), a[1] + s * (b[1] - a[1]))
-            page.wait_for_timeout(15)
-    page.mouse.up()
+    jl.drag_polygon(page, rect, pause_ms=15)
     page.wait_for_function("() => document.querySelector('.ee-right').dataset.selected > 0")
     _still(page)
     page.screenshot(path=str(jl.screenshot_dir() / "large-lasso.png"))

@@ -87,21 +87,17 @@ export function createLinking({ model, panes, state, audio, root, status, showHo
   }
 
   /**
-   * The `selected` trait changed: applied unless it is the selection shown already, in any
-   * order (the kernel echoes a selection sent from here: a lasso's points come in the spatial
-   * index's order, and applying them again took a second at a million points). Compared as the
-   * trait's bits.
+   * The `selected` trait changed: applied unless it is the selection shown already, compared as
+   * the trait's bits (both sides write ceil(n / 8) bytes, or none): the kernel echoes a selection
+   * sent from here, whose points come in the spatial index's order, and applying it again took a
+   * second at a million points.
    */
   function fromKernel() {
     const n = state.data.n;
     const got = typed(Uint8Array, model.get("selected"));
-    const sent = state.selectionBits;
-    if (sent && got.length === sent.length && got.every((v, j) => v === sent[j])) return; // the echo
-    const list = got.length ? indicesOf(got, n) : [];
-    const bits = list.length ? bitsOf(list, n) : new Uint8Array(0);
     const shown = (state.selectionBits ??= state.selection.length ? bitsOf(state.selection, n) : new Uint8Array(0));
-    const same = bits.length === shown.length && bits.every((v, j) => v === shown[j]);
-    if (!same) applySelection(list, FROM_KERNEL, bits);
+    if (got.length === shown.length && got.every((v, j) => v === shown[j])) return;
+    applySelection(got.length ? indicesOf(got, n) : [], FROM_KERNEL, got.slice());
   }
 
   return { hover, playPoint, playing, applySelection, fromPane, fromKernel };

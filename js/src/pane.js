@@ -83,8 +83,8 @@ export function createPane(side, ctx) {
   const p = { side, sp, pane, canvas, overlay, marks: overlay.getContext("2d"), box, label,
     header, status: paneStatus, statusText, progress, progressFill, statusShown: "",
     computingSince: 0, tick: 0, note, drawn: false, hasPoints: false, noteText: "", frameMs: 0,
-    msPerPoint: 0, msPerPointMax: 0, lodPoints: 0, lodIdx: null, lodSel: null, lodOn: false, lodHeld: false, lodAwait: false,
-    lodTimer: 0, marked: false, generation: 0, styleKey: "" };
+    msPerPoint: 0, msPerPointMax: 0, lodPoints: 0, lodIdx: null, lodSel: null, lodOn: false,
+    lodHeld: false, lodAwait: false, lodTimer: 0, marked: false, generation: 0, styleKey: "" };
   // the point under the mouse, on each move in this pane (-1: none, or the mouse left it): the
   // library draws nothing for it (js/patches.mjs)
   sp.subscribe("raycast", (i) => {
@@ -121,8 +121,6 @@ export function createPane(side, ctx) {
       p.frameMs = ms;
       pane.dataset.frameMs = String(Math.round(ms)); // read by benchmarks/widget_speed.py
     }
-    // what a frame costs per point here: whether the next movement draws the subsample, and how
-    // many points a frame of a still picture draws (lod.js)
     // a picture drawn over several frames: not all points shown yet (read by the tests)
     if (f.last) {
       delete pane.dataset.partial;
@@ -131,7 +129,9 @@ export function createPane(side, ctx) {
       pane.dataset.partial = "1";
       state.partial.add(side);
     }
-    // the panes drawing in chunks share a frame (both, after a reset or a selection)
+    // what a frame costs per point here: whether the next movement draws the subsample, and how
+    // many points a frame of a still picture draws (lod.js); the panes drawing in chunks share a
+    // frame (both, after a reset or a selection)
     if (p.hasPoints) sp.setProgressive(...frameDrawn(p, ms, f.to - f.from, state.partial.size));
     clock.at = now;
   });
